@@ -1,0 +1,30 @@
+/* buf — a growable byte buffer with a hard cap (curl's dynbuf idea).
+ *
+ * Used to assemble JSON text (rescued data), SQL and report output. Appending past
+ * `cap` fails with ENC_ERROR instead of growing without bound. The buffer owns its
+ * bytes; enc_buf_free releases them. data is always NUL-terminated when len > 0.
+ */
+#ifndef ENC_BUF_H
+#define ENC_BUF_H
+
+#include <stddef.h>
+
+#include "status.h"
+
+typedef struct {
+    char *data;
+    size_t len;
+    size_t alloc;
+    size_t cap; /* hard limit on len */
+} enc_buf;
+
+void enc_buf_init(enc_buf *b, size_t cap);
+enc_status enc_buf_append(enc_buf *b, const void *p, size_t n);
+enc_status enc_buf_appendc(enc_buf *b, char c);
+enc_status enc_buf_appendf(enc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
+enc_status enc_buf_append_json_string(enc_buf *b, const char *s, size_t n);
+void enc_buf_reset(enc_buf *b);
+void enc_buf_free(enc_buf *b);
+
+#endif
