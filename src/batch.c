@@ -1,0 +1,76 @@
+/* batch — growable arrays of a micro-batch; memory reused across batches. */
+#include "batch.h"
+
+#include <string.h>
+
+#include "alloc.h"
+
+void enc_batch_init(enc_batch *b)
+{
+    memset(b, 0, sizeof *b);
+    enc_arena_init(&b->arena, 4u << 20);
+}
+
+void enc_batch_reset(enc_batch *b)
+{
+    enc_arena_reset(&b->arena);
+    b->nrecs = b->nrows = b->nquar = b->npos = 0;
+    memset(&b->stats, 0, sizeof b->stats);
+    b->files = 0;
+    b->read_at_us = 0;
+}
+
+void enc_batch_free(enc_batch *b)
+{
+    enc_arena_free(&b->arena);
+    enc_free(b->recs);
+    enc_free(b->rows);
+    enc_free(b->quar);
+    enc_free(b->pos);
+    memset(b, 0, sizeof *b);
+}
+
+/* Grows *arr (of elements of size `size`) so one more fits; NULL when out of memory. */
+static void *grow(void **arr, size_t *n, size_t *cap, size_t size)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 1024;
+        void *p = enc_realloc(*arr, ncap * size);
+        if (!p)
+            return NULL;
+        *arr = p;
+        *cap = ncap;
+    }
+    return (char *)*arr + (*n)++ * size;
+}
+
+enc_record *enc_batch_add_record(enc_batch *b)
+{
+    return grow((void **)&b->recs, &b->nrecs, &b->cap_recs, sizeof *b->recs);
+}
+
+enc_row *enc_batch_add_row(enc_batch *b)
+{
+    return grow((void **)&b->rows, &b->nrows, &b->cap_rows, sizeof *b->rows);
+}
+
+enc_quarantine *enc_batch_add_quarantine(enc_batch *b)
+{
+    return grow((void **)&b->quar, &b->nquar, &b->cap_quar, sizeof *b->quar);
+}
+
+enc_status enc_batch_set_position(enc_batch *b, const enc_position *p)
+{
+    for (size_t i = 0; i < b->npos; i++) {
+        if (strcmp(b->pos[i].key, p->key) == 0) {
+            b->pos[i] = *p;
+            return ENC_OK;
+        }
+    }
+    enc_position *slot = grow((void **)&b->pos, &b->npos, &b->cap_pos, sizeof *b->pos);
+    if (!slot)
+        return ENC_ERROR;
+    *slot = *p;
+    b->files++;
+    return ENC_OK;
+}

@@ -1,0 +1,207 @@
+/* cmd_run — `encore run`: flags → pipeline config; prints progress and the summary. */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "dim.h"
+#include "opts.h"
+#include "pipeline.h"
+
+typedef struct {
+    const char *events;
+    const char *songs;
+    const char *users;
+    const char *sink;
+    const char *table;
+    const char *sync;
+    bool once;
+    bool allow_overwrites;
+    bool quiet;
+    int64_t settle_ms;
+    int64_t poll_ms;
+    int64_t batch_events;
+    int64_t max_record;
+} run_opts;
+
+#define O(field) offsetof(run_opts, field)
+static const enc_opt run_table[] = {
+    {"events", ENC_OPT_STR, "DIR", NULL, O(events), true, "directory the JSON event files land in (searched recursively)"},
+    {"songs", ENC_OPT_STR, "FILE", NULL, O(songs), true, "songs.csv: song_id,title,artist,genre,duration"},
+    {"users", ENC_OPT_STR, "FILE", NULL, O(users), true, "users.csv: user_id,country,subscription,device"},
+    {"sink", ENC_OPT_STR, "SPEC", "sqlite:encore.db", O(sink), false, "where rows go: sqlite:PATH"},
+    {"table", ENC_OPT_STR, "NAME", "MUSIC_EVENTS", O(table), false, "events table (quarantine goes to NAME_QUARANTINE)"},
+    {"once", ENC_OPT_FLAG, NULL, NULL, O(once), false, "process what is there now, then exit (like Trigger.AvailableNow)"},
+    {"settle", ENC_OPT_DURATION, "TIME", "1s", O(settle_ms), false, "quiet time before a final line without newline is taken"},
+    {"poll", ENC_OPT_DURATION, "TIME", "1s", O(poll_ms), false, "rescan interval, the safety net under inotify"},
+    {"batch-events", ENC_OPT_INT, "N", "100000", O(batch_events), false, "most events per micro-batch (one transaction)"},
+    {"max-record", ENC_OPT_INT, "BYTES", "1M", O(max_record), false, "longest record accepted; longer ones are quarantined"},
+    {"allow-overwrites", ENC_OPT_FLAG, NULL, NULL, O(allow_overwrites), false, "re-read files replaced or truncated after ingestion"},
+    {"sync", ENC_OPT_STR, "MODE", "full", O(sync), false, "full: fsync each commit (survives power loss); normal: faster, "
+                                                            "still exactly-once after a process crash"},
+    {"quiet", ENC_OPT_FLAG, NULL, NULL, O(quiet), false, "no warnings or progress, only the summary and errors"},
+};
+#undef O
+#define NOPTS (sizeof run_table / sizeof run_table[0])
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+typedef struct {
+    bool quiet;
+    long count;
+} warn_state;
+
+enum { MAX_WARNINGS_SHOWN = 20 };
+
+static void print_warning(void *arg, const char *msg)
+{
+    warn_state *w = arg;
+    w->count++;
+    if (w->quiet || w->count > MAX_WARNINGS_SHOWN)
+        return;
+    fprintf(stderr, "encore: warning: %s\n", msg);
+}
+
+static void print_progress(void *arg, const enc_pipeline_stats *st)
+{
+    (void)arg;
+    fprintf(stderr, "\rencore: %lld files, %lld events, %lld rows, %lld quarantined   ", (long long)st->files,
+            (long long)st->events, (long long)st->rows, (long long)st->quarantined);
+}
+
+static int check_file(const char *flag, const char *path, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "encore run: %s file '%s' not found; pass --%s PATH to an existing %s\n", flag, path, flag,
+                what);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "encore run: --%s '%s' is not a regular file; pass the path of %s\n", flag, path, what);
+        return -1;
+    }
+    return 0;
+}
+
+static int validate(const run_opts *o, const enc_sink_ops **sink, const char **target)
+{
+    if (check_file("songs", o->songs, "songs.csv") || check_file("users", o->users, "users.csv"))
+        return -1;
+    *sink = enc_sink_lookup(o->sink, target);
+    if (!*sink) {
+        fprintf(stderr, "encore run: unknown sink '%s'; use sqlite:PATH\n", o->sink);
+        return -1;
+    }
+    if (!enc_sql_identifier_ok(o->table)) {
+        fprintf(stderr, "encore run: --table '%s' must be letters, digits and _ (not starting with a digit)\n",
+                o->table);
+        return -1;
+    }
+    if (strcmp(o->sync, "full") != 0 && strcmp(o->sync, "normal") != 0) {
+        fprintf(stderr, "encore run: --sync '%s' is not valid; use full or normal\n", o->sync);
+        return -1;
+    }
+    if (o->batch_events < 1 || o->max_record < 64 || o->max_record > (256 << 20)) {
+        fprintf(stderr, "encore run: --batch-events must be >= 1 and --max-record between 64 and 256M\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int load_dimensions(const run_opts *o, warn_state *w, enc_songs **songs, enc_users **users)
+{
+    enc_err err = {{0}};
+    if (enc_songs_load(songs, o->songs, print_warning, w, &err) != ENC_OK) {
+        fprintf(stderr, "encore run: %s\n", err.msg);
+        return -1;
+    }
+    if (enc_users_load(users, o->users, print_warning, w, &err) != ENC_OK) {
+        fprintf(stderr, "encore run: %s\n", err.msg);
+        enc_songs_free(*songs);
+        return -1;
+    }
+    return 0;
+}
+
+static void print_summary(const enc_pipeline_stats *st, bool progress_shown)
+{
+    if (progress_shown)
+        fputc('\n', stderr);
+    double rate = st->seconds > 0 ? (double)st->events / st->seconds : 0;
+    printf("encore: %lld files, %lld events read, %lld rows written, %lld quarantined, %lld rescued, %lld batches, "
+           "%.2f s, %.0f events/s\n",
+           (long long)st->files, (long long)st->events, (long long)st->rows, (long long)st->quarantined,
+           (long long)st->rescued, (long long)st->batches, st->seconds, rate);
+    if (st->pending[0])
+        printf("encore: note: %s\n", st->pending);
+}
+
+int enc_cmd_run(int argc, char **argv)
+{
+    run_opts o = {0};
+    enc_err err = {{0}};
+    enc_opts_result r = enc_opts_parse("encore run", run_table, NOPTS, argc, argv, &o, &err);
+    if (r == ENC_OPTS_HELP) {
+        enc_opts_print_help(stdout, "encore run --events DIR --songs FILE --users FILE [--sink sqlite:PATH] [--once]",
+                            "Ingest JSON playback events as they land, enrich them with songs and users, and write\n"
+                            "them to MUSIC_EVENTS exactly once (the checkpoint commits with the rows).",
+                            run_table, NOPTS);
+        return ENC_EXIT_OK;
+    }
+    if (r == ENC_OPTS_ERROR) {
+        fprintf(stderr, "%s\n", err.msg);
+        return ENC_EXIT_USAGE;
+    }
+    const enc_sink_ops *sink;
+    const char *target;
+    if (validate(&o, &sink, &target) != 0)
+        return ENC_EXIT_USAGE;
+    warn_state w = {.quiet = o.quiet};
+    enc_songs *songs = NULL;
+    enc_users *users = NULL;
+    if (load_dimensions(&o, &w, &songs, &users) != 0)
+        return ENC_EXIT_USAGE;
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    bool progress = !o.quiet && isatty(STDERR_FILENO);
+    enc_pipeline_config cfg = {
+        .source = &enc_source_dir,
+        .source_cfg = {.location = o.events, .once = o.once, .allow_overwrites = o.allow_overwrites,
+                       .settle_ms = o.settle_ms, .poll_ms = o.poll_ms > 0 ? o.poll_ms : 1,
+                       .batch_events = o.batch_events, .batch_bytes = 64 << 20, .max_record = o.max_record,
+                       .warn = print_warning, .warn_arg = &w},
+        .sink = sink,
+        .sink_target = target,
+        .sink_cfg = {.table = o.table, .pipeline = o.table, .durable = strcmp(o.sync, "full") == 0},
+        .songs = songs,
+        .users = users,
+        .stop = &stop_flag,
+        .progress = progress ? print_progress : NULL,
+    };
+    enc_pipeline_stats st;
+    enc_status rc = enc_pipeline_run(&cfg, &st, &err);
+    if (w.count > MAX_WARNINGS_SHOWN && !o.quiet)
+        fprintf(stderr, "encore: %ld more warnings not shown\n", w.count - MAX_WARNINGS_SHOWN);
+    print_summary(&st, progress);
+    enc_songs_free(songs);
+    enc_users_free(users);
+    if (rc != ENC_OK) {
+        fprintf(stderr, "encore run: %s\n", err.msg);
+        return st.batches == 0 && st.events == 0 ? ENC_EXIT_USAGE : ENC_EXIT_FAIL;
+    }
+    return ENC_EXIT_OK;
+}

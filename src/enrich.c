@@ -1,0 +1,138 @@
+/* enrich — parse, validate, derive and join one batch (see enrich.h). */
+#include "enrich.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "event_json.h"
+#include "timestamp.h"
+
+static enc_status quarantine(enc_batch *b, const enc_record *r, const char *reason, enc_err *err)
+{
+    enc_quarantine *q = enc_batch_add_quarantine(b);
+    if (!q)
+        return enc_err_set(err, "out of memory quarantining a record");
+    q->origin = r->origin;
+    q->line = r->line;
+    q->reason = reason;
+    size_t n = r->text.n < ENC_QUARANTINE_RAW_MAX ? r->text.n : ENC_QUARANTINE_RAW_MAX;
+    q->raw = enc_slice_make(r->text.p, n);
+    b->stats.quarantined++;
+    return ENC_OK;
+}
+
+/* Copies a formatted reason into the arena (reasons must live as long as the batch). */
+static const char *reason_dup(enc_batch *b, const char *fmt, const char *field, enc_slice val)
+{
+    char tmp[256];
+    int shown = val.n > 64 ? 64 : (int)val.n;
+    int n = snprintf(tmp, sizeof tmp, fmt, field, shown, val.p ? val.p : "");
+    if (n < 0)
+        return "invalid record";
+    if ((size_t)n >= sizeof tmp)
+        n = sizeof tmp - 1;
+    char *d = enc_arena_alloc(&b->arena, (size_t)n + 1);
+    if (!d)
+        return "invalid record";
+    memcpy(d, tmp, (size_t)n + 1);
+    return d;
+}
+
+static const char *const missing_reason[ENC_EV_NFIELDS] = {
+    [ENC_EV_USER_ID] = "user_id is missing or null",
+    [ENC_EV_SONG_ID] = "song_id is missing or null",
+    [ENC_EV_TIMESTAMP] = "timestamp is missing or null",
+};
+
+/* `{members,"_file_path":"..."}` in the arena. */
+static enc_slice rescued_json(enc_batch *b, enc_slice members, const char *origin_json)
+{
+    static const char key[] = ",\"_file_path\":";
+    size_t olen = strlen(origin_json);
+    size_t n = 1 + members.n + sizeof key - 1 + olen + 1;
+    char *d = enc_arena_alloc(&b->arena, n);
+    if (!d)
+        return ENC_SLICE_NULL;
+    char *w = d;
+    *w++ = '{';
+    memcpy(w, members.p, members.n);
+    w += members.n;
+    memcpy(w, key, sizeof key - 1);
+    w += sizeof key - 1;
+    memcpy(w, origin_json, olen);
+    w += olen;
+    *w++ = '}';
+    return enc_slice_make(d, n);
+}
+
+static enc_status parse_time(const enc_event *ev, int64_t *us)
+{
+    enc_slice t = ev->field[ENC_EV_TIMESTAMP];
+    return ev->is_string[ENC_EV_TIMESTAMP] ? enc_ts_parse_iso(t.p, t.n, us) : enc_ts_parse_epoch(t.p, t.n, us);
+}
+
+static void join_dimensions(const enc_enrich_ctx *ctx, const enc_event *ev, enc_row *row)
+{
+    enc_slice sid = ev->field[ENC_EV_SONG_ID], uid = ev->field[ENC_EV_USER_ID];
+    const enc_song *s = ctx->songs ? enc_songs_get(ctx->songs, sid.p, sid.n) : NULL;
+    const enc_user *u = ctx->users ? enc_users_get(ctx->users, uid.p, uid.n) : NULL;
+    row->text[ENC_COL_TITLE] = s ? s->title : ENC_SLICE_NULL;
+    row->text[ENC_COL_ARTIST] = s ? s->artist : ENC_SLICE_NULL;
+    row->text[ENC_COL_GENRE] = s ? s->genre : ENC_SLICE_NULL;
+    row->duration = s ? s->duration : -1;
+    row->text[ENC_COL_COUNTRY] = u ? u->country : ENC_SLICE_NULL;
+    row->text[ENC_COL_SUBSCRIPTION] = u ? u->subscription : ENC_SLICE_NULL;
+    enc_slice dev = ev->field[ENC_EV_DEVICE];
+    row->text[ENC_COL_DEVICE] = dev.p ? dev : (u ? u->device : ENC_SLICE_NULL);
+}
+
+static enc_status enrich_one(const enc_enrich_ctx *ctx, enc_batch *b, const enc_record *r, enc_err *err)
+{
+    if (r->error)
+        return quarantine(b, r, r->error, err);
+    enc_event ev;
+    enc_event_error perr;
+    enc_evp_code code = enc_event_parse(r->text.p, r->text.n, &b->arena, &ev, &perr);
+    if (code == ENC_EVP_NOMEM)
+        return enc_err_set(err, "out of memory parsing events");
+    if (code != ENC_EVP_OK) {
+        const char *reason = enc_arena_dup(&b->arena, perr.msg, strlen(perr.msg) + 1);
+        return quarantine(b, r, reason ? reason : "invalid JSON", err);
+    }
+    for (int f = 0; f < ENC_EV_DEVICE; f++)
+        if (!ev.field[f].p)
+            return quarantine(b, r, missing_reason[f], err);
+    int64_t us;
+    if (parse_time(&ev, &us) != ENC_OK) {
+        const char *reason = reason_dup(b, "%s '%.*s' is not an ISO 8601 date-time or an epoch number", "timestamp",
+                                        ev.field[ENC_EV_TIMESTAMP]);
+        return quarantine(b, r, reason, err);
+    }
+    enc_row *row = enc_batch_add_row(b);
+    char *when = enc_arena_alloc(&b->arena, ENC_TS_FORMAT_MAX);
+    if (!row || !when)
+        return enc_err_set(err, "out of memory enriching events");
+    row->text[ENC_COL_SONG_ID] = ev.field[ENC_EV_SONG_ID];
+    row->text[ENC_COL_USER_ID] = ev.field[ENC_EV_USER_ID];
+    row->text[ENC_COL_TIMESTAMP] = ev.field[ENC_EV_TIMESTAMP];
+    row->text[ENC_COL_RESCUED] = ENC_SLICE_NULL;
+    if (ev.rescued.p) {
+        row->text[ENC_COL_RESCUED] = rescued_json(b, ev.rescued, r->origin_json);
+        if (!row->text[ENC_COL_RESCUED].p)
+            return enc_err_set(err, "out of memory building _rescued_data");
+        b->stats.rescued++;
+    }
+    join_dimensions(ctx, &ev, row);
+    row->event_time_us = us;
+    row->event_time = enc_slice_make(when, enc_ts_format(us, when));
+    b->stats.rows++;
+    return ENC_OK;
+}
+
+enc_status enc_enrich_batch(const enc_enrich_ctx *ctx, enc_batch *b, enc_err *err)
+{
+    for (size_t i = 0; i < b->nrecs; i++)
+        if (enrich_one(ctx, b, &b->recs[i], err) != ENC_OK)
+            return ENC_ERROR;
+    return ENC_OK;
+}

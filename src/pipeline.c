@@ -1,0 +1,309 @@
+/* pipeline — reader/enricher thread, writer thread, bounded batch queue. */
+#include "pipeline.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "enrich.h"
+
+#define NBATCH (ENC_PIPELINE_QUEUE + 1) /* one being filled, the rest queued or writing */
+
+/* Shared between the two threads; every field guarded by `mu`. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t changed;
+    enc_batch *free_list[NBATCH];
+    size_t nfree;
+    enc_batch *ready[NBATCH]; /* FIFO */
+    size_t head, count;
+    bool closed;              /* reader is done: writer exits when ready is empty */
+    bool failed;              /* writer gave up: err holds why */
+    enc_err err;
+    enc_pipeline_stats committed;
+} batch_queue;
+
+typedef struct {
+    const enc_pipeline_config *cfg;
+    void *sink_ctx;
+    batch_queue q;
+} pipeline;
+
+static bool stop_requested(const pipeline *p)
+{
+    return p->cfg->stop && *p->cfg->stop;
+}
+
+/* ---- writer thread ------------------------------------------------------------ */
+
+static enc_status write_batch(pipeline *p, enc_batch *b, enc_err *err)
+{
+    const enc_sink_ops *s = p->cfg->sink;
+    void *c = p->sink_ctx;
+    enc_status rc = s->begin(c, err);
+    if (rc == ENC_OK)
+        rc = s->write_rows(c, b->rows, b->nrows, err);
+    if (rc == ENC_OK)
+        rc = s->write_quarantine(c, b->quar, b->nquar, err);
+    if (rc == ENC_OK)
+        rc = s->record_positions(c, b->pos, b->npos, err);
+    if (rc == ENC_OK)
+        rc = s->commit(c, &b->stats, err);
+    if (rc != ENC_OK)
+        s->rollback(c);
+    return rc;
+}
+
+/* Retries a transient failure with backoff; never skips a batch. */
+static enc_status write_with_retry(pipeline *p, enc_batch *b, enc_err *err)
+{
+    int64_t backoff_ms = 100;
+    for (;;) {
+        enc_status rc = write_batch(p, b, err);
+        if (rc != ENC_RETRY)
+            return rc;
+        if (stop_requested(p))
+            return ENC_ERROR; /* err says why the last try failed; the batch is re-read on restart */
+        struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        if (backoff_ms < 5000)
+            backoff_ms *= 2;
+    }
+}
+
+static void add_stats(enc_pipeline_stats *t, const enc_batch *b)
+{
+    t->events += b->stats.events;
+    t->rows += b->stats.rows;
+    t->quarantined += b->stats.quarantined;
+    t->rescued += b->stats.rescued;
+    t->bytes += b->stats.bytes;
+    t->batches++;
+}
+
+static void *writer_main(void *arg)
+{
+    pipeline *p = arg;
+    batch_queue *q = &p->q;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (q->count == 0 && !q->closed)
+            pthread_cond_wait(&q->changed, &q->mu);
+        if (q->count == 0)
+            break;
+        enc_batch *b = q->ready[q->head];
+        pthread_mutex_unlock(&q->mu);
+
+        enc_err err = {{0}};
+        enc_status rc = write_with_retry(p, b, &err);
+
+        pthread_mutex_lock(&q->mu);
+        q->head = (q->head + 1) % NBATCH;
+        q->count--;
+        if (rc != ENC_OK) {
+            q->failed = true;
+            q->err = err;
+            pthread_cond_broadcast(&q->changed);
+            break;
+        }
+        add_stats(&q->committed, b);
+        enc_batch_reset(b);
+        q->free_list[q->nfree++] = b;
+        pthread_cond_broadcast(&q->changed);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+/* ---- reader side -------------------------------------------------------------- */
+
+/* Takes a free batch; NULL when the writer failed. */
+static enc_batch *take_free(batch_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->nfree == 0 && !q->failed)
+        pthread_cond_wait(&q->changed, &q->mu);
+    enc_batch *b = q->failed ? NULL : q->free_list[--q->nfree];
+    pthread_mutex_unlock(&q->mu);
+    return b;
+}
+
+static void give_back(batch_queue *q, enc_batch *b)
+{
+    pthread_mutex_lock(&q->mu);
+    q->free_list[q->nfree++] = b;
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void push_ready(batch_queue *q, enc_batch *b)
+{
+    pthread_mutex_lock(&q->mu);
+    q->ready[(q->head + q->count) % NBATCH] = b;
+    q->count++;
+    pthread_cond_broadcast(&q->changed);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void snapshot(batch_queue *q, enc_pipeline_stats *out)
+{
+    pthread_mutex_lock(&q->mu);
+    *out = q->committed;
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* Counts distinct origins: origin pointers are stable for the source's lifetime. */
+typedef struct {
+    const void **slots;
+    size_t cap, n;
+} ptr_set;
+
+static void ptr_set_add(ptr_set *s, const void *ptr)
+{
+    if (s->n * 2 >= s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 256;
+        const void **ns = enc_calloc(ncap, sizeof *ns);
+        if (!ns)
+            return; /* only a statistic */
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->slots[i])
+                continue;
+            size_t h = ((uintptr_t)s->slots[i] >> 4) & (ncap - 1);
+            while (ns[h])
+                h = (h + 1) & (ncap - 1);
+            ns[h] = s->slots[i];
+        }
+        enc_free(s->slots);
+        s->slots = ns;
+        s->cap = ncap;
+    }
+    size_t h = ((uintptr_t)ptr >> 4) & (s->cap - 1);
+    while (s->slots[h]) {
+        if (s->slots[h] == ptr)
+            return;
+        h = (h + 1) & (s->cap - 1);
+    }
+    s->slots[h] = ptr;
+    s->n++;
+}
+
+static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_err *err)
+{
+    const enc_pipeline_config *cfg = p->cfg;
+    enc_enrich_ctx ectx = {cfg->songs, cfg->users};
+    int64_t last_progress = enc_mono_us();
+    bool done = false;
+    while (!done && !stop_requested(p)) {
+        enc_batch *b = take_free(&p->q);
+        if (!b)
+            return ENC_ERROR;
+        if (cfg->source->poll(src_ctx, b, 200, &done, err) != ENC_OK ||
+            enc_enrich_batch(&ectx, b, err) != ENC_OK) {
+            enc_batch_reset(b);
+            give_back(&p->q, b);
+            return ENC_ERROR;
+        }
+        for (size_t i = 0; i < b->nrecs; i++)
+            if (i == 0 || b->recs[i].origin != b->recs[i - 1].origin)
+                ptr_set_add(files, b->recs[i].origin);
+        if (b->nrecs > 0 || b->npos > 0) {
+            push_ready(&p->q, b);
+        } else {
+            enc_batch_reset(b);
+            give_back(&p->q, b);
+        }
+        int64_t now = enc_mono_us();
+        if (cfg->progress && now - last_progress >= 1000000) {
+            enc_pipeline_stats st;
+            snapshot(&p->q, &st);
+            st.files = (int64_t)files->n;
+            cfg->progress(cfg->progress_arg, &st);
+            last_progress = now;
+        }
+    }
+    return ENC_OK;
+}
+
+static enc_status start(pipeline *p, void *src_ctx, bool *source_opened, enc_err *err)
+{
+    const enc_pipeline_config *cfg = p->cfg;
+    if (cfg->sink->open(p->sink_ctx, cfg->sink_target, &cfg->sink_cfg, err) != ENC_OK)
+        return ENC_ERROR;
+    enc_position *pos;
+    size_t npos;
+    if (cfg->sink->load_positions(p->sink_ctx, &pos, &npos, err) != ENC_OK)
+        return ENC_ERROR;
+    *source_opened = true; /* close() must run even when open fails half-way */
+    if (cfg->source->open(src_ctx, &cfg->source_cfg, err) != ENC_OK)
+        return ENC_ERROR;
+    return cfg->source->resume(src_ctx, pos, npos, err);
+}
+
+enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *st, enc_err *err)
+{
+    int64_t t0 = enc_mono_us();
+    pipeline p = {.cfg = cfg};
+    enc_batch batches[NBATCH];
+    ptr_set files = {0};
+    enc_status rc = ENC_ERROR;
+    bool writer_started = false, source_opened = false;
+    pthread_t writer;
+    memset(st, 0, sizeof *st);
+
+    void *src_ctx = enc_calloc(1, cfg->source->ctx_size);
+    p.sink_ctx = enc_calloc(1, cfg->sink->ctx_size);
+    pthread_mutex_init(&p.q.mu, NULL);
+    pthread_cond_init(&p.q.changed, NULL);
+    for (size_t i = 0; i < NBATCH; i++) {
+        enc_batch_init(&batches[i]);
+        p.q.free_list[p.q.nfree++] = &batches[i];
+    }
+    if (!src_ctx || !p.sink_ctx) {
+        enc_err_set(err, "out of memory");
+        goto out;
+    }
+    if (start(&p, src_ctx, &source_opened, err) != ENC_OK)
+        goto out;
+    if (pthread_create(&writer, NULL, writer_main, &p) != 0) {
+        enc_err_set(err, "cannot start the writer thread");
+        goto out;
+    }
+    writer_started = true;
+    rc = reader_loop(&p, src_ctx, &files, err);
+
+out:
+    if (writer_started) {
+        pthread_mutex_lock(&p.q.mu);
+        p.q.closed = true;
+        pthread_cond_broadcast(&p.q.changed);
+        pthread_mutex_unlock(&p.q.mu);
+        pthread_join(writer, NULL);
+        if (p.q.failed) {
+            *err = p.q.err;
+            rc = ENC_ERROR;
+        }
+    }
+    *st = p.q.committed;
+    st->files = (int64_t)files.n;
+    st->seconds = (double)(enc_mono_us() - t0) / 1e6;
+    st->pending[0] = '\0';
+    if (source_opened && rc == ENC_OK && cfg->source->pending) {
+        const char *note = cfg->source->pending(src_ctx);
+        if (note)
+            snprintf(st->pending, sizeof st->pending, "%s", note);
+    }
+    if (source_opened)
+        cfg->source->close(src_ctx);
+    if (p.sink_ctx)
+        cfg->sink->close(p.sink_ctx);
+    for (size_t i = 0; i < NBATCH; i++)
+        enc_batch_free(&batches[i]);
+    enc_free(files.slots);
+    enc_free(src_ctx);
+    enc_free(p.sink_ctx);
+    pthread_mutex_destroy(&p.q.mu);
+    pthread_cond_destroy(&p.q.changed);
+    return rc;
+}

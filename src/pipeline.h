@@ -1,0 +1,50 @@
+/* pipeline — the loop that drives a source, enrichment and a sink in micro-batches.
+ *
+ * Two threads: the caller's thread reads and enriches batches; a writer thread commits
+ * them to the sink. A bounded queue of batches between them is the backpressure (at
+ * most ENC_PIPELINE_QUEUE batches in flight). Positions come back from the sink at
+ * start, so a restart resumes exactly after the last committed batch. A stop request
+ * (SIGINT/SIGTERM via *stop) finishes the batch in hand, commits it, and returns.
+ */
+#ifndef ENC_PIPELINE_H
+#define ENC_PIPELINE_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "dim.h"
+#include "sink.h"
+#include "source.h"
+#include "status.h"
+
+#define ENC_PIPELINE_QUEUE 2
+
+typedef struct {
+    int64_t files;       /* distinct files (or partitions) read */
+    int64_t events;
+    int64_t rows;
+    int64_t quarantined;
+    int64_t rescued;
+    int64_t bytes;
+    int64_t batches;     /* committed */
+    double seconds;
+    char pending[160];   /* the source's note on work left undone (incomplete tails), or "" */
+} enc_pipeline_stats;
+
+typedef struct {
+    const enc_source_ops *source;
+    enc_source_config source_cfg;
+    const enc_sink_ops *sink;
+    const char *sink_target;
+    enc_sink_config sink_cfg;
+    const enc_songs *songs;
+    const enc_users *users;
+    volatile sig_atomic_t *stop; /* set asynchronously to ask for a clean stop */
+    /* Called about once a second from the reader thread with committed totals. */
+    void (*progress)(void *arg, const enc_pipeline_stats *st);
+    void *progress_arg;
+} enc_pipeline_config;
+
+enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *st, enc_err *err);
+
+#endif

@@ -1,0 +1,331 @@
+/* sink_sqlite — the embedded default warehouse: MUSIC_EVENTS in one SQLite file.
+ *
+ * Owns the connection, the DDL (events, quarantine, checkpoint and batch log tables)
+ * and the prepared statements. One batch is one `BEGIN IMMEDIATE … COMMIT`: rows,
+ * quarantine, positions and the batch log entry commit together or not at all, which
+ * is the whole exactly-once argument. WAL journal with synchronous=FULL by default (a
+ * committed batch survives power loss; readers such as `encore top` run during
+ * writes). Used by the pipeline's writer thread only; never prints.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "sink.h"
+#include "timestamp.h"
+
+typedef struct {
+    sqlite3 *db;
+    enc_sink_config cfg;
+    char table[64];
+    sqlite3_stmt *ins_row;
+    sqlite3_stmt *ins_quar;
+    sqlite3_stmt *put_pos;
+    sqlite3_stmt *ins_batch;
+    enc_position *positions; /* from load_positions, owned here */
+    size_t npositions;
+    bool in_tx;
+} sqlite_ctx;
+
+/* Maps an SQLite failure to RETRY (locked by another process) or ERROR. */
+static enc_status db_fail(sqlite_ctx *c, int rc, const char *what, enc_err *err)
+{
+    const char *msg = c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
+    enc_err_set(err, "sqlite: %s: %s", what, msg);
+    int prim = rc & 0xff;
+    if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+        return ENC_RETRY;
+    if (prim == SQLITE_FULL)
+        enc_err_set(err, "sqlite: %s: disk full (%s); free space and run again: committed batches are intact",
+                    what, msg);
+    return ENC_ERROR;
+}
+
+static enc_status exec(sqlite_ctx *c, const char *sql, enc_err *err)
+{
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? ENC_OK : db_fail(c, rc, sql, err);
+}
+
+static enc_status prepare(sqlite_ctx *c, sqlite3_stmt **st, enc_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static enc_status prepare(sqlite_ctx *c, sqlite3_stmt **st, enc_err *err, const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    return rc == SQLITE_OK ? ENC_OK : db_fail(c, rc, "prepare", err);
+}
+
+static enc_status create_schema(sqlite_ctx *c, enc_err *err)
+{
+    char sql[2048];
+    const char *t = c->table;
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS \"%s\" (song_id TEXT, user_id TEXT, device TEXT, timestamp TEXT, "
+             "_rescued_data TEXT, country TEXT, subscription TEXT, title TEXT, artist TEXT, genre TEXT, "
+             "duration INTEGER, event_time TEXT);"
+             "CREATE TABLE IF NOT EXISTS \"%s_QUARANTINE\" (source_file TEXT, line INTEGER, reason TEXT, "
+             "raw TEXT, ingested_at TEXT);"
+             "CREATE TABLE IF NOT EXISTS \"_ENCORE_CHECKPOINT\" (pipeline TEXT NOT NULL, source_key TEXT NOT NULL, "
+             "identity INTEGER, offset INTEGER, line INTEGER, state INTEGER, updated_at TEXT, "
+             "PRIMARY KEY (pipeline, source_key));"
+             "CREATE TABLE IF NOT EXISTS \"_ENCORE_BATCHES\" (batch_id INTEGER PRIMARY KEY, pipeline TEXT, "
+             "committed_at TEXT, events INTEGER, rows INTEGER, quarantined INTEGER, rescued INTEGER, "
+             "bytes INTEGER);",
+             t, t);
+    return exec(c, sql, err);
+}
+
+static enc_status prepare_all(sqlite_ctx *c, enc_err *err)
+{
+    const char *t = c->table;
+    if (prepare(c, &c->ins_row, err,
+                "INSERT INTO \"%s\" (song_id, user_id, device, timestamp, _rescued_data, country, subscription, "
+                "title, artist, genre, duration, event_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                t) != ENC_OK)
+        return ENC_ERROR;
+    if (prepare(c, &c->ins_quar, err,
+                "INSERT INTO \"%s_QUARANTINE\" (source_file, line, reason, raw, ingested_at) VALUES (?,?,?,?,?)",
+                t) != ENC_OK)
+        return ENC_ERROR;
+    if (prepare(c, &c->put_pos, err,
+                "INSERT INTO \"_ENCORE_CHECKPOINT\" (pipeline, source_key, identity, offset, line, state, "
+                "updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (pipeline, source_key) DO UPDATE SET "
+                "identity = excluded.identity, offset = excluded.offset, line = excluded.line, "
+                "state = excluded.state, updated_at = excluded.updated_at") != ENC_OK)
+        return ENC_ERROR;
+    return prepare(c, &c->ins_batch, err,
+                   "INSERT INTO \"_ENCORE_BATCHES\" (pipeline, committed_at, events, rows, quarantined, rescued, "
+                   "bytes) VALUES (?,?,?,?,?,?,?)");
+}
+
+static enc_status sq_open(void *ctx, const char *target, const enc_sink_config *cfg, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    c->cfg = *cfg;
+    if (!enc_sql_identifier_ok(cfg->table))
+        return enc_err_set(err, "table name '%s' is not a plain identifier (letters, digits, _; at most 63)",
+                           cfg->table);
+    snprintf(c->table, sizeof c->table, "%s", cfg->table);
+    if (!target || !*target)
+        return enc_err_set(err, "--sink sqlite:PATH needs a database path, e.g. sqlite:music.db");
+    int rc = sqlite3_open_v2(target, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        enc_err_set(err, "cannot open SQLite database '%s': %s", target,
+                    c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        return ENC_ERROR;
+    }
+    sqlite3_busy_timeout(c->db, 5000);
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-65536; "
+             "PRAGMA temp_store=MEMORY;",
+             cfg->durable ? "FULL" : "NORMAL");
+    if (exec(c, pragmas, err) != ENC_OK)
+        return ENC_ERROR;
+    if (create_schema(c, err) != ENC_OK)
+        return ENC_ERROR;
+    return prepare_all(c, err);
+}
+
+static enc_status sq_load_positions(void *ctx, enc_position **out, size_t *n, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    sqlite3_stmt *st = NULL;
+    enc_status status = ENC_OK;
+    *out = NULL;
+    *n = 0;
+    if (prepare(c, &st, err,
+                "SELECT source_key, identity, offset, line, state FROM \"_ENCORE_CHECKPOINT\" WHERE pipeline = ?") !=
+        ENC_OK)
+        return ENC_ERROR;
+    sqlite3_bind_text(st, 1, c->cfg.pipeline, -1, SQLITE_STATIC);
+    int rc;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (c->npositions == cap) {
+            cap = cap ? cap * 2 : 64;
+            enc_position *np = enc_realloc(c->positions, cap * sizeof *np);
+            if (!np) {
+                status = enc_err_set(err, "out of memory loading checkpoint");
+                goto out;
+            }
+            c->positions = np;
+        }
+        enc_position *p = &c->positions[c->npositions];
+        p->key = enc_strdup((const char *)sqlite3_column_text(st, 0));
+        if (!p->key) {
+            status = enc_err_set(err, "out of memory loading checkpoint");
+            goto out;
+        }
+        p->identity = sqlite3_column_int64(st, 1);
+        p->offset = sqlite3_column_int64(st, 2);
+        p->line = sqlite3_column_int64(st, 3);
+        p->state = sqlite3_column_int64(st, 4);
+        c->npositions++;
+    }
+    if (rc != SQLITE_DONE)
+        status = db_fail(c, rc, "read checkpoint", err);
+out:
+    sqlite3_finalize(st);
+    *out = c->positions;
+    *n = c->npositions;
+    return status;
+}
+
+static enc_status sq_begin(void *ctx, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    enc_status s = exec(c, "BEGIN IMMEDIATE", err);
+    c->in_tx = s == ENC_OK;
+    return s;
+}
+
+static void bind_slice(sqlite3_stmt *st, int i, enc_slice s)
+{
+    if (s.p)
+        sqlite3_bind_text(st, i, s.p, (int)s.n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static enc_status step_reset(sqlite_ctx *c, sqlite3_stmt *st, const char *what, enc_err *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? ENC_OK : db_fail(c, rc, what, err);
+}
+
+static enc_status sq_write_rows(void *ctx, const enc_row *rows, size_t n, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    sqlite3_stmt *st = c->ins_row;
+    for (size_t i = 0; i < n; i++) {
+        const enc_row *r = &rows[i];
+        for (int k = 0; k < ENC_COL_NTEXT; k++)
+            bind_slice(st, k + 1, r->text[k]);
+        if (r->duration >= 0)
+            sqlite3_bind_int(st, 11, r->duration);
+        else
+            sqlite3_bind_null(st, 11);
+        bind_slice(st, 12, r->event_time);
+        enc_status s = step_reset(c, st, "insert row", err);
+        if (s != ENC_OK)
+            return s;
+    }
+    return ENC_OK;
+}
+
+static void now_text(char out[ENC_TS_FORMAT_MAX])
+{
+    enc_ts_format(enc_wall_us() / 1000000 * 1000000, out);
+}
+
+static enc_status sq_write_quarantine(void *ctx, const enc_quarantine *q, size_t n, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    sqlite3_stmt *st = c->ins_quar;
+    char now[ENC_TS_FORMAT_MAX];
+    now_text(now);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_text(st, 1, q[i].origin, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, q[i].line);
+        sqlite3_bind_text(st, 3, q[i].reason, -1, SQLITE_STATIC);
+        bind_slice(st, 4, q[i].raw);
+        sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
+        enc_status s = step_reset(c, st, "insert quarantine", err);
+        if (s != ENC_OK)
+            return s;
+    }
+    return ENC_OK;
+}
+
+static enc_status sq_record_positions(void *ctx, const enc_position *p, size_t n, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    sqlite3_stmt *st = c->put_pos;
+    char now[ENC_TS_FORMAT_MAX];
+    now_text(now);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_text(st, 1, c->cfg.pipeline, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, p[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, p[i].identity);
+        sqlite3_bind_int64(st, 4, p[i].offset);
+        sqlite3_bind_int64(st, 5, p[i].line);
+        sqlite3_bind_int64(st, 6, p[i].state);
+        sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
+        enc_status s = step_reset(c, st, "record checkpoint", err);
+        if (s != ENC_OK)
+            return s;
+    }
+    return ENC_OK;
+}
+
+static enc_status sq_commit(void *ctx, const enc_batch_stats *bs, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    sqlite3_stmt *st = c->ins_batch;
+    char now[ENC_TS_FORMAT_MAX];
+    now_text(now);
+    sqlite3_bind_text(st, 1, c->cfg.pipeline, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, bs->events);
+    sqlite3_bind_int64(st, 4, bs->rows);
+    sqlite3_bind_int64(st, 5, bs->quarantined);
+    sqlite3_bind_int64(st, 6, bs->rescued);
+    sqlite3_bind_int64(st, 7, bs->bytes);
+    enc_status s = step_reset(c, st, "log batch", err);
+    if (s != ENC_OK)
+        return s;
+    enc_status rc = exec(c, "COMMIT", err);
+    if (rc == ENC_OK)
+        c->in_tx = false;
+    return rc;
+}
+
+static void sq_rollback(void *ctx)
+{
+    sqlite_ctx *c = ctx;
+    if (c->in_tx && c->db)
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    c->in_tx = false;
+}
+
+static void sq_close(void *ctx)
+{
+    sqlite_ctx *c = ctx;
+    sq_rollback(c);
+    sqlite3_finalize(c->ins_row);
+    sqlite3_finalize(c->ins_quar);
+    sqlite3_finalize(c->put_pos);
+    sqlite3_finalize(c->ins_batch);
+    for (size_t i = 0; i < c->npositions; i++)
+        enc_free((char *)c->positions[i].key);
+    enc_free(c->positions);
+    if (c->db)
+        sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+const enc_sink_ops enc_sink_sqlite = {
+    .name = "sqlite",
+    .ctx_size = sizeof(sqlite_ctx),
+    .open = sq_open,
+    .load_positions = sq_load_positions,
+    .begin = sq_begin,
+    .write_rows = sq_write_rows,
+    .write_quarantine = sq_write_quarantine,
+    .record_positions = sq_record_positions,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .close = sq_close,
+};

@@ -1,0 +1,635 @@
+/* source_dir — the directory source: Auto Loader semantics for JSON event files.
+ *
+ * Owns the in-memory file ledger (path → inode, bytes and lines consumed, framing
+ * state), discovery (a full recursive scan at start and on every inotify wake-up or
+ * poll tick) and reading (plain or gzip, chunk by chunk into the batch arena, framed
+ * by framer.c). It advances positions only in memory; the sink makes them durable
+ * with the batch. Names starting with '.' or '_' are skipped (files still being
+ * written). A final record without its newline waits for the settle time.
+ * Called only from the pipeline's reader thread.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "clock.h"
+#include "event_json.h"
+#include "framer.h"
+#include "source.h"
+
+#define READ_CHUNK (1u << 20)
+#define MAX_DEPTH 32 /* directory nesting followed */
+
+typedef struct {
+    char *path;        /* canonical path: the checkpoint key */
+    char *path_json;   /* path as a JSON string literal */
+    bool gz;
+    int64_t inode;     /* identity when first read; 0 = never read */
+    int64_t offset;    /* bytes consumed (uncompressed for .gz) */
+    int64_t line;      /* next line number */
+    int64_t state;     /* framer resume state */
+    int64_t size;      /* size at the last scan */
+    int64_t changed_us;/* monotonic time the size last changed */
+    int64_t done_size; /* size when last read to its end; -1 = not read to the end */
+    bool tail;         /* that read left an incomplete final record */
+    enc_framer fr;     /* framing state at offset */
+    bool fr_ready;
+    bool seen;         /* found by the current scan */
+    bool broken;       /* unreadable or overwritten: reported, skipped until it changes */
+    int64_t broken_size;
+} dir_file;
+
+typedef struct {
+    enc_source_config cfg;
+    char *root;        /* canonical directory */
+    dir_file **files;  /* sorted by path after each scan */
+    size_t nfiles, cap_files;
+    int inotify_fd;    /* -1: polling only */
+    bool scan_due;
+    int64_t last_scan_us;
+    size_t cursor;     /* file to continue with when a batch filled up */
+    char pending_msg[160];
+    enc_err *err;      /* the current call's error record */
+} dir_ctx;
+
+static void warnf(dir_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warnf(dir_ctx *c, const char *fmt, ...)
+{
+    if (!c->cfg.warn)
+        return;
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    c->cfg.warn(c->cfg.warn_arg, msg);
+}
+
+static bool has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+/* Event files: *.json, *.jsonl, *.ndjson, each optionally .gz. */
+static bool wanted_name(const char *name, bool *gz)
+{
+    if (name[0] == '.' || name[0] == '_')
+        return false;
+    char base[256];
+    size_t n = strlen(name);
+    *gz = has_suffix(name, ".gz");
+    if (*gz)
+        n -= 3;
+    if (n >= sizeof base)
+        return false;
+    memcpy(base, name, n);
+    base[n] = '\0';
+    return has_suffix(base, ".json") || has_suffix(base, ".jsonl") || has_suffix(base, ".ndjson");
+}
+
+static dir_file *find_file(dir_ctx *c, const char *path)
+{
+    /* Binary search over the sorted prefix; new files are appended then sorted. */
+    size_t lo = 0, hi = c->nfiles;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int cmp = strcmp(c->files[mid]->path, path);
+        if (cmp == 0)
+            return c->files[mid];
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int cmp_files(const void *a, const void *b)
+{
+    return strcmp((*(dir_file *const *)a)->path, (*(dir_file *const *)b)->path);
+}
+
+static dir_file *add_file(dir_ctx *c, const char *path, bool gz)
+{
+    if (c->nfiles == c->cap_files) {
+        size_t ncap = c->cap_files ? c->cap_files * 2 : 64;
+        dir_file **nf = enc_realloc(c->files, ncap * sizeof *nf);
+        if (!nf)
+            return NULL;
+        c->files = nf;
+        c->cap_files = ncap;
+    }
+    dir_file *f = enc_calloc(1, sizeof *f);
+    enc_buf json;
+    enc_buf_init(&json, 1 << 16);
+    if (!f || !(f->path = enc_strdup(path)) || enc_buf_append_json_string(&json, path, strlen(path)) != ENC_OK) {
+        if (f)
+            enc_free(f->path);
+        enc_free(f);
+        enc_buf_free(&json);
+        return NULL;
+    }
+    f->path_json = json.data;
+    f->gz = gz;
+    f->line = 1;
+    f->done_size = -1;
+    f->changed_us = enc_mono_us();
+    c->files[c->nfiles++] = f;
+    return f;
+}
+
+static void watch_dir(dir_ctx *c, const char *path)
+{
+    if (c->inotify_fd >= 0)
+        inotify_add_watch(c->inotify_fd, path,
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_ONLYDIR);
+}
+
+/* Records one candidate file found by the scan. */
+static enc_status scan_file(dir_ctx *c, const char *path, bool gz, const struct stat *st, bool *added)
+{
+    dir_file *f = find_file(c, path);
+    if (!f) {
+        f = add_file(c, path, gz);
+        if (!f)
+            return enc_err_set(c->err, "out of memory while scanning '%s'", path);
+        *added = true;
+    }
+    f->seen = true;
+    if (st->st_size != f->size) {
+        f->size = st->st_size;
+        f->changed_us = enc_mono_us();
+    }
+    return ENC_OK;
+}
+
+static enc_status scan_dir(dir_ctx *c, const char *dir, int depth, bool *added)
+{
+    if (depth > MAX_DEPTH)
+        return ENC_OK;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (depth == 0)
+            return enc_err_set(c->err, "cannot read events directory '%s': %s", dir, strerror(errno));
+        warnf(c, "skipping directory '%s': %s", dir, strerror(errno));
+        return ENC_OK;
+    }
+    watch_dir(c, dir);
+    enc_status rc = ENC_OK;
+    struct dirent *de;
+    char path[4096];
+    while (rc == ENC_OK && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || de->d_name[0] == '_')
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, 0) != 0)
+            continue; /* vanished between readdir and stat */
+        bool gz;
+        if (S_ISDIR(st.st_mode))
+            rc = scan_dir(c, path, depth + 1, added);
+        else if (S_ISREG(st.st_mode) && wanted_name(de->d_name, &gz))
+            rc = scan_file(c, path, gz, &st, added);
+    }
+    closedir(d);
+    return rc;
+}
+
+static enc_status scan(dir_ctx *c)
+{
+    bool added = false;
+    enc_status rc = scan_dir(c, c->root, 0, &added);
+    if (added)
+        qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
+    c->scan_due = false;
+    c->last_scan_us = enc_mono_us();
+    return rc;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+typedef struct {
+    int fd;
+    gzFile gz;
+    int64_t size; /* file size at open */
+} reader;
+
+static ssize_t reader_read(reader *r, char *buf, size_t n, int64_t at)
+{
+    if (r->gz) {
+        int got = gzread(r->gz, buf, (unsigned)n);
+        if (got < 0) {
+            int zerr;
+            gzerror(r->gz, &zerr);
+            /* A gzip file still being written ends early: treat as "no more for now". */
+            return zerr == Z_BUF_ERROR ? 0 : -1;
+        }
+        return got;
+    }
+    return pread(r->fd, buf, n, at);
+}
+
+static void reader_close(reader *r)
+{
+    if (r->gz)
+        gzclose(r->gz); /* closes fd too */
+    else if (r->fd >= 0)
+        close(r->fd);
+}
+
+static bool settled(const dir_ctx *c, const dir_file *f, int64_t now)
+{
+    return now - f->changed_us >= c->cfg.settle_ms * 1000;
+}
+
+/* Decides whether an unterminated final record is taken now. */
+static bool take_tail(const dir_ctx *c, const dir_file *f, const char *p, size_t n, bool bad, enc_batch *b)
+{
+    if (!c->cfg.once)
+        return settled(c, f, enc_mono_us());
+    if (bad)
+        return false;
+    /* --once: the final line is taken when it parses (it may still be being written). */
+    enc_event ev;
+    enc_event_error e;
+    enc_arena scratch;
+    enc_arena_init(&scratch, 4096);
+    bool ok = enc_event_parse(p, n, &scratch, &ev, &e) == ENC_EVP_OK;
+    enc_arena_free(&scratch);
+    (void)b;
+    return ok;
+}
+
+static enc_status add_record(dir_ctx *c, dir_file *f, enc_batch *b, const char *p, size_t n, int64_t line,
+                             const char *error)
+{
+    enc_record *r = enc_batch_add_record(b);
+    if (!r)
+        return enc_err_set(c->err, "out of memory reading '%s'", f->path);
+    r->text = enc_slice_make(p, n);
+    r->origin = f->path;
+    r->origin_json = f->path_json;
+    r->line = line;
+    r->error = error;
+    b->stats.events++;
+    b->stats.bytes += (int64_t)n;
+    return ENC_OK;
+}
+
+static bool batch_full(const dir_ctx *c, const enc_batch *b)
+{
+    return (int64_t)b->nrecs >= c->cfg.batch_events || (int64_t)b->arena.used_total >= c->cfg.batch_bytes;
+}
+
+/* Checks identity: an overwritten (new inode) or shrunk file is reported and skipped. */
+static bool identity_ok(dir_ctx *c, dir_file *f, const struct stat *st)
+{
+    bool replaced = f->inode != 0 && (int64_t)st->st_ino != f->inode;
+    bool shrunk = !f->gz && (int64_t)st->st_size < f->offset;
+    if (!replaced && !shrunk)
+        return true;
+    if (!c->cfg.allow_overwrites) {
+        if (!f->broken || f->broken_size != (int64_t)st->st_size)
+            warnf(c, "'%s' was %s after %lld bytes were ingested; skipping it (pass --allow-overwrites to "
+                     "read it again from the start)",
+                  f->path, replaced ? "replaced (new inode)" : "truncated", (long long)f->offset);
+        f->broken = true;
+        f->broken_size = (int64_t)st->st_size;
+        return false;
+    }
+    warnf(c, "'%s' was overwritten; reading it again from the start (--allow-overwrites)", f->path);
+    f->offset = 0;
+    f->line = 1;
+    f->state = 0;
+    f->inode = 0;
+    f->fr_ready = false;
+    return true;
+}
+
+static enc_status open_reader(dir_ctx *c, dir_file *f, reader *r, bool *skip)
+{
+    r->fd = -1;
+    r->gz = NULL;
+    *skip = false;
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (!f->broken)
+            warnf(c, "cannot read '%s': %s; skipping it until it changes", f->path, strerror(errno));
+        f->broken = true;
+        f->broken_size = f->size;
+        if (fd >= 0)
+            close(fd);
+        *skip = true;
+        return ENC_OK;
+    }
+    if (!identity_ok(c, f, &st)) {
+        close(fd);
+        *skip = true;
+        return ENC_OK;
+    }
+    f->broken = false;
+    r->size = (int64_t)st.st_size;
+    if (f->inode == 0)
+        f->inode = (int64_t)st.st_ino;
+    r->fd = fd;
+    if (f->gz) {
+        r->gz = gzdopen(fd, "rb");
+        if (!r->gz) {
+            close(fd);
+            return enc_err_set(c->err, "cannot open gzip file '%s': out of memory", f->path);
+        }
+        gzbuffer(r->gz, 256 * 1024);
+        if (f->offset > 0 && gzseek(r->gz, (z_off_t)f->offset, SEEK_SET) < 0) {
+            gzclose(r->gz);
+            r->gz = NULL;
+            warnf(c, "cannot seek in gzip file '%s'; skipping it", f->path);
+            f->broken = true;
+            *skip = true;
+        }
+    }
+    return ENC_OK;
+}
+
+/* Frames the records of buf[0..len) (file bytes from f->offset). Returns bytes consumed. */
+static enc_status frame_chunk(dir_ctx *c, dir_file *f, enc_framer *fr, enc_batch *b, char *buf, size_t len,
+                              bool eof, size_t *consumed, bool *tail_left)
+{
+    size_t pos = 0;
+    *tail_left = false;
+    while (!batch_full(c, b)) {
+        enc_frame frame;
+        size_t next;
+        int64_t line_before = fr->line;
+        enc_frame_result res = enc_framer_next(fr, buf, len, pos, eof, &frame, &next);
+        if (res == ENC_FRAME_NEED_MORE) {
+            pos = next;
+            break;
+        }
+        if (frame.partial && !take_tail(c, f, buf + frame.start, frame.end - frame.start, res == ENC_FRAME_BAD, b)) {
+            fr->line = line_before; /* give the tail back: it is read again later */
+            pos = frame.start;
+            *tail_left = true;
+            break;
+        }
+        const char *error = res == ENC_FRAME_BAD ? frame.error : NULL;
+        if (add_record(c, f, b, buf + frame.start, frame.end - frame.start, frame.line, error) != ENC_OK)
+            return ENC_ERROR;
+        pos = next;
+    }
+    *consumed = pos;
+    return ENC_OK;
+}
+
+/* Reads new records of one file into the batch. */
+static enc_status read_file(dir_ctx *c, dir_file *f, enc_batch *b)
+{
+    reader r;
+    bool skip;
+    if (open_reader(c, f, &r, &skip) != ENC_OK)
+        return ENC_ERROR;
+    if (skip)
+        return ENC_OK;
+    if (!f->fr_ready) {
+        enc_framer_init(&f->fr, f->state, f->line, (size_t)c->cfg.max_record);
+        f->fr_ready = true;
+    }
+    enc_framer *fr = &f->fr;
+    int64_t size_at_open = r.size;
+    enc_status rc = ENC_OK;
+    char *carry = NULL; /* unconsumed bytes of the previous chunk (an incomplete record) */
+    size_t carry_len = 0;
+    bool tail_left = false, at_eof = false;
+    int64_t start_offset = f->offset;
+    while (rc == ENC_OK && !batch_full(c, b)) {
+        size_t cap = carry_len + READ_CHUNK;
+        char *buf = enc_arena_alloc(&b->arena, cap);
+        if (!buf) {
+            rc = enc_err_set(c->err, "out of memory reading '%s'", f->path);
+            break;
+        }
+        if (carry_len)
+            memcpy(buf, carry, carry_len);
+        ssize_t got = reader_read(&r, buf + carry_len, READ_CHUNK, f->offset + (int64_t)carry_len);
+        if (got < 0) {
+            rc = enc_err_set(c->err, "cannot read '%s': %s", f->path, strerror(errno));
+            break;
+        }
+        size_t len = carry_len + (size_t)got;
+        at_eof = got == 0;
+        size_t skip_bom = 0;
+        if (f->offset == 0 && len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+            skip_bom = 3;
+        if (fr->mode == ENC_FRAME_UNKNOWN && !enc_framer_sniff(fr, buf + skip_bom, len - skip_bom, at_eof)) {
+            if (at_eof)
+                break;
+            carry = buf;
+            carry_len = len;
+            continue;
+        }
+        size_t consumed;
+        rc = frame_chunk(c, f, fr, b, buf + skip_bom, len - skip_bom, at_eof, &consumed, &tail_left);
+        if (rc != ENC_OK)
+            break;
+        consumed += skip_bom;
+        f->offset += (int64_t)consumed;
+        f->line = fr->line;
+        carry = buf + consumed;
+        carry_len = len - consumed;
+        if (at_eof || tail_left)
+            break;
+    }
+    reader_close(&r);
+    f->state = enc_framer_state(fr);
+    if (rc != ENC_OK)
+        return rc;
+    f->done_size = at_eof || tail_left ? size_at_open : -1;
+    f->tail = tail_left;
+    if (f->offset != start_offset) {
+        enc_position p = {f->path, f->inode, f->offset, f->line, f->state};
+        if (enc_batch_set_position(b, &p) != ENC_OK)
+            return enc_err_set(c->err, "out of memory");
+    }
+    return ENC_OK;
+}
+
+/* Has the file bytes we have not consumed, that are worth reading now? */
+static bool has_work(const dir_ctx *c, const dir_file *f, int64_t now)
+{
+    if (f->broken)
+        return f->broken_size != f->size; /* skipped until it changes */
+    if (f->size != f->done_size)
+        return true;
+    /* Read to its end before: only an incomplete tail can be left, taken once settled. */
+    return f->tail && !c->cfg.once && settled(c, f, now);
+}
+
+static enc_status fill_batch(dir_ctx *c, enc_batch *b)
+{
+    int64_t now = enc_mono_us();
+    for (size_t k = 0; k < c->nfiles && !batch_full(c, b); k++) {
+        size_t i = (c->cursor + k) % c->nfiles;
+        dir_file *f = c->files[i];
+        if (!f->seen || !has_work(c, f, now))
+            continue;
+        if (read_file(c, f, b) != ENC_OK)
+            return ENC_ERROR;
+        if (batch_full(c, b))
+            c->cursor = i; /* continue with this file next time */
+    }
+    if (!batch_full(c, b))
+        c->cursor = 0;
+    return ENC_OK;
+}
+
+/* Waits for inotify events or the next tick; drains the events. */
+static void wait_for_change(dir_ctx *c, int64_t wait_ms)
+{
+    if (wait_ms <= 0)
+        return;
+    if (c->inotify_fd < 0) {
+        poll(NULL, 0, (int)wait_ms);
+        c->scan_due = true;
+        return;
+    }
+    struct pollfd pfd = {.fd = c->inotify_fd, .events = POLLIN};
+    int n = poll(&pfd, 1, (int)wait_ms);
+    if (n > 0) {
+        char buf[16384];
+        while (read(c->inotify_fd, buf, sizeof buf) > 0)
+            ;
+        c->scan_due = true;
+    }
+}
+
+/* The soonest moment a waiting tail becomes settled, as a wait in ms (or the poll tick). */
+static int64_t next_wake_ms(const dir_ctx *c)
+{
+    int64_t wake = c->cfg.poll_ms;
+    int64_t now = enc_mono_us();
+    for (size_t i = 0; i < c->nfiles; i++) {
+        const dir_file *f = c->files[i];
+        if (f->tail && f->done_size == f->size) {
+            int64_t left = (f->changed_us + c->cfg.settle_ms * 1000 - now) / 1000 + 1;
+            if (left < wake)
+                wake = left > 0 ? left : 1;
+        }
+    }
+    return wake;
+}
+
+static enc_status dir_poll(void *ctx, enc_batch *b, int64_t wait_ms, bool *done, enc_err *err)
+{
+    dir_ctx *c = ctx;
+    c->err = err;
+    *done = false;
+    int64_t now = enc_mono_us();
+    if (c->scan_due || now - c->last_scan_us >= c->cfg.poll_ms * 1000) {
+        for (size_t i = 0; i < c->nfiles; i++)
+            c->files[i]->seen = false;
+        if (scan(c) != ENC_OK)
+            return ENC_ERROR;
+    }
+    if (fill_batch(c, b) != ENC_OK)
+        return ENC_ERROR;
+    if (b->nrecs > 0 || b->npos > 0)
+        return ENC_OK;
+    if (c->cfg.once) {
+        *done = true;
+        return ENC_OK;
+    }
+    int64_t wake = next_wake_ms(c);
+    wait_for_change(c, wait_ms < wake ? wait_ms : wake);
+    return ENC_OK;
+}
+
+static enc_status dir_open(void *ctx, const enc_source_config *cfg, enc_err *err)
+{
+    dir_ctx *c = ctx;
+    c->cfg = *cfg;
+    c->err = err;
+    c->inotify_fd = -1;
+    struct stat st;
+    if (stat(cfg->location, &st) != 0)
+        return enc_err_set(err, "events directory '%s' not found: %s (create it or pass --events DIR)",
+                           cfg->location, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return enc_err_set(err, "'%s' is not a directory; --events takes the directory the JSON files land in",
+                           cfg->location);
+    c->root = realpath(cfg->location, NULL);
+    if (!c->root)
+        return enc_err_set(err, "cannot resolve '%s': %s", cfg->location, strerror(errno));
+    if (!cfg->once)
+        c->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC); /* -1: fall back to polling */
+    c->scan_due = true;
+    return ENC_OK;
+}
+
+static enc_status dir_resume(void *ctx, const enc_position *pos, size_t n, enc_err *err)
+{
+    dir_ctx *c = ctx;
+    for (size_t i = 0; i < n; i++) {
+        bool gz = has_suffix(pos[i].key, ".gz");
+        dir_file *f = add_file(c, pos[i].key, gz);
+        if (!f)
+            return enc_err_set(err, "out of memory");
+        f->inode = pos[i].identity;
+        f->offset = pos[i].offset;
+        f->line = pos[i].line;
+        f->state = pos[i].state;
+        f->size = -1;
+    }
+    qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
+    return ENC_OK;
+}
+
+static const char *dir_pending(void *ctx)
+{
+    dir_ctx *c = ctx;
+    size_t tails = 0;
+    for (size_t i = 0; i < c->nfiles; i++)
+        if (c->files[i]->tail)
+            tails++;
+    if (!tails)
+        return NULL;
+    snprintf(c->pending_msg, sizeof c->pending_msg,
+             "%zu file%s end%s in an incomplete record, left for a later run", tails, tails == 1 ? "" : "s",
+             tails == 1 ? "s" : "");
+    return c->pending_msg;
+}
+
+static void dir_close(void *ctx)
+{
+    dir_ctx *c = ctx;
+    for (size_t i = 0; i < c->nfiles; i++) {
+        enc_free(c->files[i]->path);
+        enc_free(c->files[i]->path_json);
+        enc_free(c->files[i]);
+    }
+    enc_free(c->files);
+    free(c->root); /* from realpath */
+    if (c->inotify_fd >= 0)
+        close(c->inotify_fd);
+}
+
+const enc_source_ops enc_source_dir = {
+    .name = "dir",
+    .ctx_size = sizeof(dir_ctx),
+    .open = dir_open,
+    .resume = dir_resume,
+    .poll = dir_poll,
+    .pending = dir_pending,
+    .close = dir_close,
+};

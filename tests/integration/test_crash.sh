@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# kill -9 at random moments, restart, and the table equals what one clean run writes.
+source "$(dirname "$0")/lib.sh"
+
+KILLS=${KILLS:-8}
+"$ENCORE" gen --out "$WORK/data" --events 300000 --files 30 --songs 2000 --users 5000 --seed 7 >/dev/null
+check_eq "gen wrote 30 files" "$(ls "$WORK/data/events" | wc -l)" "30"
+
+run() { # DB [extra args]
+    local db=$1
+    shift
+    "$ENCORE" run --events "$WORK/data/events" --songs "$WORK/data/songs.csv" --users "$WORK/data/users.csv" \
+        --sink "sqlite:$db" --batch-events 2000 --quiet "$@"
+}
+digest() { # DB → checksum of the rows as a multiset, and of quarantine
+    sqlite3 -batch "$1" "SELECT quote(song_id),quote(user_id),quote(device),quote(timestamp),quote(_rescued_data),
+        quote(country),quote(subscription),quote(title),quote(artist),quote(genre),quote(duration),quote(event_time)
+        FROM MUSIC_EVENTS" | sort | md5sum | cut -d' ' -f1
+}
+qdigest() { sqlite3 -batch "$1" "SELECT source_file, line, reason, raw FROM MUSIC_EVENTS_QUARANTINE" | sort | md5sum | cut -d' ' -f1; }
+
+run "$WORK/clean.db" --once >/dev/null
+clean_rows=$(DB="$WORK/clean.db" sql 'SELECT count(*) FROM MUSIC_EVENTS')
+check "clean run wrote rows" test "$clean_rows" -gt 290000
+
+DB="$WORK/crash.db"
+kills=0
+for i in $(seq 1 "$KILLS"); do
+    run "$DB" >/dev/null 2>&1 &
+    pid=$!
+    # Wait for progress (a new committed batch) rather than a fixed time, then kill at a random moment.
+    before=$(sql 'SELECT count(*) FROM _ENCORE_BATCHES' 2>/dev/null || echo 0)
+    progressed() { [ "$(sql 'SELECT count(*) FROM _ENCORE_BATCHES' 2>/dev/null || echo 0)" -gt "$before" ]; }
+    wait_until 20 progressed
+    sleep "0.0$((RANDOM % 10))"
+    kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+    wait $pid 2>/dev/null
+done
+run "$DB" --once >/dev/null
+echo "  kills survived: $kills, rows compared: $clean_rows"
+check "killed at least half the planned times" test "$kills" -ge $((KILLS / 2))
+check_eq "same row count after kills" "$(sql 'SELECT count(*) FROM MUSIC_EVENTS')" "$clean_rows"
+check_eq "same rows (multiset checksum) after kills" "$(digest "$DB")" "$(digest "$WORK/clean.db")"
+check_eq "same quarantine after kills" "$(qdigest "$DB")" "$(qdigest "$WORK/clean.db")"
+check_eq "database integrity" "$(sql 'PRAGMA integrity_check')" "ok"
+finish

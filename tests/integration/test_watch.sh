@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Watch mode: files landing, files growing, a settled final line, and a clean SIGTERM.
+source "$(dirname "$0")/lib.sh"
+
+cp "$FIXTURES/basic/songs.csv" "$FIXTURES/basic/users.csv" "$WORK/"
+mkdir "$WORK/events"
+DB="$WORK/music.db"
+"$ENCORE" run --events "$WORK/events" --songs "$WORK/songs.csv" --users "$WORK/users.csv" --sink "sqlite:$DB" \
+    --settle 300ms --poll 250ms >"$WORK/out" 2>"$WORK/err" &
+PID=$!
+ev() { printf '{"user_id":"U00%s","song_id":"S001","timestamp":"2025-04-09T10:00:0%s"}\n' "$1" "$2"; }
+count_is() { [ "$(sql 'SELECT count(*) FROM MUSIC_EVENTS' 2>/dev/null)" == "$1" ]; }
+
+{ ev 1 1; ev 2 2; } >"$WORK/_landing.json"
+mv "$WORK/_landing.json" "$WORK/events/one.json"
+check "a dropped file is ingested" wait_until 10 count_is 2
+mkdir "$WORK/events/day2"
+ev 1 3 >"$WORK/events/day2/two.json"
+check "a file in a new subdirectory is ingested" wait_until 10 count_is 3
+ev 2 4 >>"$WORK/events/one.json"
+check "appended lines are ingested" wait_until 10 count_is 4
+printf '{"user_id":"U001","song_id":"S002","timestamp":"2025-04-09T11:00:00"}' >>"$WORK/events/one.json"
+check "a final line without newline is taken after the settle time" wait_until 10 count_is 5
+
+kill -TERM $PID
+stopped() { ! kill -0 $PID 2>/dev/null; }
+check "SIGTERM stops within 3 s" wait_until 3 stopped
+wait $PID
+check_eq "exit status after SIGTERM" "$?" "0"
+check_match "summary printed on stop" "$(cat "$WORK/out")" "5 rows written"
+check_eq "no quarantine" "$(sql 'SELECT count(*) FROM MUSIC_EVENTS_QUARANTINE')" "0"
+finish
