@@ -1,0 +1,72 @@
+/* hll — HyperLogLog sketches of unique listeners, stored as blobs beside daily rows.
+ *
+ * One enc_hll counts the distinct 64-bit hashes (of user ids) seen for one (day, song),
+ * (day, artist), ... row; sketches are merged over days, months and years for charts.
+ * Most rows have few listeners, so a sketch starts sparse (HLL++ style: a sorted array of
+ * 32-bit entries at precision 25, near-exact counts, a few bytes per listener) and turns
+ * into 2^ENC_HLL_P dense registers only past ENC_HLL_SPARSE_MAX entries, where dense is
+ * no bigger. Dense counts use Ertl's improved raw estimator (no bias tables, no range
+ * switch). Callers: agg (add per event), the sinks (serialize), chart queries (merge,
+ * count). A sketch belongs to one thread at a time; nothing here prints or aborts.
+ *
+ * Blob format, version 1, all multi-byte values little-endian:
+ *   byte 0  version (1)
+ *   byte 1  kind: 1 sparse, 2 dense
+ *   sparse  varint(n), then n entries in increasing index order, each
+ *             varint(index - previous index)   (the first: the index itself; 0 < delta)
+ *             [1 byte rho in 1..40]             only when index % 2048 == 0
+ *           index = top 25 bits of the hash; rho = 1 + leading zeros of the other 39
+ *           bits; n <= ENC_HLL_SPARSE_MAX. varints are LEB128, minimal, at most 5 bytes.
+ *   dense   16384 registers of 6 bits (values 0..51), register i in bits 6i..6i+5 of
+ *           the 12288-byte little-endian bit string.
+ * Decoding accepts only this canonical form, so decode(b) re-encodes to exactly b. There
+ * is no checksum: a flipped bit that keeps the blob well formed decodes to another valid
+ * sketch (the database protects stored bytes; this protects memory safety and invariants).
+ */
+#ifndef ENC_HLL_H
+#define ENC_HLL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "status.h"
+
+typedef struct enc_hll enc_hll; /* opaque */
+
+#define ENC_HLL_P 14 /* dense precision: 16384 registers, std error 1.04/sqrt(2^14) ~ 0.81 % */
+#define ENC_HLL_SPARSE_MAX 4096 /* sparse entries (4 bytes each) before a sketch goes dense */
+#define ENC_HLL_BLOB_MAX (2 + 5 + ENC_HLL_SPARSE_MAX * 5) /* no valid blob is longer */
+
+/* A new, empty, sparse sketch (40 bytes), or NULL when out of memory. Free with
+ * enc_hll_free. */
+enc_hll *enc_hll_new(void);
+void enc_hll_free(enc_hll *h); /* h may be NULL */
+
+/* Adds one hash (of a user id: the same id added twice counts once). Hashes must be well
+ * mixed over all 64 bits. ENC_ERROR only when out of memory; h is then unchanged. */
+enc_status enc_hll_add(enc_hll *h, uint64_t hash);
+
+/* dst becomes the union of dst and src. The result depends only on the union of the
+ * hashes added, never on the order of adds and merges: sketches of the same set are
+ * identical, blob for blob. ENC_ERROR only when out of memory; dst is then unchanged. */
+enc_status enc_hll_merge(enc_hll *dst, const enc_hll *src);
+
+/* Estimated number of distinct hashes: near-exact while sparse (up to a few thousand),
+ * ~0.8 % standard error when dense. */
+uint64_t enc_hll_count(const enc_hll *h);
+
+/* Appends the blob described above to out. On ENC_ERROR (out of memory, or out's cap
+ * reached) out is left as it was. */
+enc_status enc_hll_serialize(const enc_hll *h, enc_buf *out);
+
+/* Decodes a blob of n bytes at p into a new sketch in *out (owned by the caller). Any blob
+ * that is not exactly the canonical form (bad version or kind, truncated, trailing
+ * bytes, non-minimal varint, index out of order or range, register out of range, ...)
+ * gives ENC_ERROR, *out = NULL and a reason with the byte offset in err. */
+enc_status enc_hll_deserialize(const void *p, size_t n, enc_hll **out, enc_err *err);
+
+/* Bytes held by the sketch (struct plus arrays, without allocator overhead). */
+size_t enc_hll_memory(const enc_hll *h);
+
+#endif
