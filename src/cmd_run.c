@@ -93,8 +93,25 @@ static int check_file(const char *flag, const char *path, const char *what)
     return 0;
 }
 
+static int check_dir(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "encore run: events directory '%s' not found; create it or pass --events DIR\n", path);
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "encore run: --events '%s' is not a directory; pass the directory the JSON files land in\n",
+                path);
+        return -1;
+    }
+    return 0;
+}
+
 static int validate(const run_opts *o, const enc_sink_ops **sink, const char **target)
 {
+    if (check_dir(o->events))
+        return -1;
     if (check_file("songs", o->songs, "songs.csv") || check_file("users", o->users, "users.csv"))
         return -1;
     *sink = enc_sink_lookup(o->sink, target);
@@ -196,12 +213,16 @@ int enc_cmd_run(int argc, char **argv)
     enc_status rc = enc_pipeline_run(&cfg, &st, &err);
     if (w.count > MAX_WARNINGS_SHOWN && !o.quiet)
         fprintf(stderr, "encore: %ld more warnings not shown\n", w.count - MAX_WARNINGS_SHOWN);
-    print_summary(&st, progress);
     enc_songs_free(songs);
     enc_users_free(users);
+    if (rc != ENC_OK && st.started == false) {
+        fprintf(stderr, "encore run: %s\n", err.msg);
+        return ENC_EXIT_USAGE; /* the sink or source could not be opened: a setup problem */
+    }
+    print_summary(&st, progress);
     if (rc != ENC_OK) {
         fprintf(stderr, "encore run: %s\n", err.msg);
-        return st.batches == 0 && st.events == 0 ? ENC_EXIT_USAGE : ENC_EXIT_FAIL;
+        return ENC_EXIT_FAIL;
     }
     return ENC_EXIT_OK;
 }

@@ -286,6 +286,7 @@ out:
         }
     }
     *st = p.q.committed;
+    st->started = writer_started;
     st->files = (int64_t)files.n;
     st->seconds = (double)(enc_mono_us() - t0) / 1e6;
     st->pending[0] = '\0';

@@ -28,6 +28,7 @@ typedef struct {
     int64_t bytes;
     int64_t batches;     /* committed */
     double seconds;
+    bool started;        /* sink and source opened: a failure after this is a runtime one */
     char pending[160];   /* the source's note on work left undone (incomplete tails), or "" */
 } enc_pipeline_stats;
 
