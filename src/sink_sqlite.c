@@ -7,9 +7,13 @@
  * committed batch survives power loss; readers such as `encore top` run during
  * writes). Used by the pipeline's writer thread only; never prints.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -29,6 +33,7 @@ typedef struct {
     enc_position *positions; /* from load_positions, owned here */
     size_t npositions;
     bool in_tx;
+    int lock_fd; /* flock held while open: one writer per pipeline and database */
 } sqlite_ctx;
 
 /* Maps an SQLite failure to RETRY (locked by another process) or ERROR. */
@@ -107,16 +112,36 @@ static enc_status prepare_all(sqlite_ctx *c, enc_err *err)
                    "bytes) VALUES (?,?,?,?,?,?,?)");
 }
 
+/* Two processes writing one pipeline would each resume from the same checkpoint and
+ * write the same rows: an exclusive lock on DB.TABLE.lock makes the second one refuse.
+ * The kernel drops the lock when the process dies, kill -9 included. */
+static enc_status take_lock(sqlite_ctx *c, const char *target, enc_err *err)
+{
+    char path[4200];
+    if ((size_t)snprintf(path, sizeof path, "%s.%s.lock", target, c->table) >= sizeof path)
+        return enc_err_set(err, "database path too long: '%s'", target);
+    c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (c->lock_fd < 0)
+        return enc_err_set(err, "cannot create lock file '%s': %s", path, strerror(errno));
+    if (flock(c->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return enc_err_set(err, "another encore run is writing table %s in '%s' (lock '%s' is held); stop it first",
+                           c->table, target, path);
+    return ENC_OK;
+}
+
 static enc_status sq_open(void *ctx, const char *target, const enc_sink_config *cfg, enc_err *err)
 {
     sqlite_ctx *c = ctx;
     c->cfg = *cfg;
+    c->lock_fd = -1;
     if (!enc_sql_identifier_ok(cfg->table))
         return enc_err_set(err, "table name '%s' is not a plain identifier (letters, digits, _; at most 63)",
                            cfg->table);
     snprintf(c->table, sizeof c->table, "%s", cfg->table);
     if (!target || !*target)
         return enc_err_set(err, "--sink sqlite:PATH needs a database path, e.g. sqlite:music.db");
+    if (take_lock(c, target, err) != ENC_OK)
+        return ENC_ERROR;
     int rc = sqlite3_open_v2(target, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
@@ -314,6 +339,9 @@ static void sq_close(void *ctx)
     if (c->db)
         sqlite3_close(c->db);
     c->db = NULL;
+    if (c->lock_fd > 0)
+        close(c->lock_fd); /* releases the flock */
+    c->lock_fd = -1;
 }
 
 const enc_sink_ops enc_sink_sqlite = {

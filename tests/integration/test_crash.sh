@@ -26,7 +26,9 @@ check "clean run wrote rows" test "$clean_rows" -gt 290000
 DB="$WORK/crash.db"
 kills=0
 for i in $(seq 1 "$KILLS"); do
-    run "$DB" >/dev/null 2>&1 &
+    # The binary itself in the background (not a shell function), so $! is encore's pid.
+    "$ENCORE" run --events "$WORK/data/events" --songs "$WORK/data/songs.csv" --users "$WORK/data/users.csv" \
+        --sink "sqlite:$DB" --batch-events 2000 --quiet >/dev/null 2>&1 &
     pid=$!
     # Wait for progress (a new committed batch) rather than a fixed time, then kill at a random moment.
     before=$(sql 'SELECT count(*) FROM _ENCORE_BATCHES' 2>/dev/null || echo 0)
@@ -43,4 +45,17 @@ check_eq "same row count after kills" "$(sql 'SELECT count(*) FROM MUSIC_EVENTS'
 check_eq "same rows (multiset checksum) after kills" "$(digest "$DB")" "$(digest "$WORK/clean.db")"
 check_eq "same quarantine after kills" "$(qdigest "$DB")" "$(qdigest "$WORK/clean.db")"
 check_eq "database integrity" "$(sql 'PRAGMA integrity_check')" "ok"
+
+# A second writer on the same pipeline is refused while the first runs.
+"$ENCORE" run --events "$WORK/data/events" --songs "$WORK/data/songs.csv" --users "$WORK/data/users.csv" \
+    --sink "sqlite:$DB" --quiet >/dev/null 2>&1 &
+pid=$!
+locked() { [ -f "$DB.MUSIC_EVENTS.lock" ] && ! flock -n "$DB.MUSIC_EVENTS.lock" true; }
+wait_until 10 locked
+err=$(run "$DB" --once 2>&1)
+check_eq "second writer exits 2" "$?" "2"
+check_match "second writer says why" "$err" "another encore run is writing table MUSIC_EVENTS"
+kill -TERM $pid
+wait $pid
+check_eq "rows unchanged by the refused writer" "$(sql 'SELECT count(*) FROM MUSIC_EVENTS')" "$clean_rows"
 finish
