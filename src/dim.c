@@ -1,0 +1,773 @@
+/* dim — loading and looking up the songs and users tables.
+ *
+ * Owns: each table's row array, its string blocks and its id index. Both tables share
+ * one implementation driven by a table_spec (which columns, of what kind, at which
+ * offset in the row struct), in the spirit of Redis's dictType. Loading runs once, at
+ * startup; enc_songs_get/enc_users_get run per event and must stay allocation-free.
+ *
+ * Index: open addressing with linear probing over a power-of-two array of 16-byte
+ * slots, load factor <= 0.7. A slot holds the row number, a 32-bit tag (28 bits of the
+ * hash's high half plus the key length, capped at 15) and the key's first 8 bytes
+ * (`pre`, zero-padded). For keys of up to 8 bytes, tag and pre together decide
+ * equality exactly, so a hit never reads the id's bytes; longer keys compare in full
+ * once tag and pre match. The slot index comes from the hash's low bits.
+ */
+#include "dim.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "csv.h"
+#include "hash.h"
+
+#define DIM_SEED 0x656e636f72652e31ull /* "encore.1" */
+#define BLOCK_MIN ((size_t)4 * 1024)
+#define BLOCK_MAX ((size_t)32 * 1024 * 1024)
+#define PRESIZE_MAX ((size_t)4 * 1024 * 1024) /* rows */
+
+typedef struct {
+    uint64_t pre;  /* first 8 bytes of the key, see key_prefix */
+    uint32_t tag;  /* see key_tag */
+    uint32_t row;  /* row index + 1; 0 = empty slot */
+} slot;
+
+/* An open-addressing index over an array of elements that each begin with their key
+ * as an enc_slice: the rows of a table, or the distinct values of the intern set. */
+typedef struct {
+    slot *slots;
+    size_t mask; /* number of slots - 1 */
+} keyindex;
+
+typedef struct block {
+    struct block *next;
+    size_t cap, used;
+    char data[];
+} block;
+
+typedef enum { COL_ID, COL_TEXT, COL_INTERN, COL_SECONDS } col_kind;
+
+typedef struct {
+    const char *name;
+    col_kind kind;
+    size_t offset; /* of the enc_slice or int32_t in the row struct */
+} col_spec;
+
+enum { MAX_COLS = 8 };
+
+typedef struct {
+    const char *file;  /* "songs.csv", for messages */
+    const char *needs; /* the required columns, for messages */
+    size_t row_size;
+    const col_spec *cols; /* cols[0] is the id */
+    size_t ncols;
+} table_spec;
+
+typedef struct {
+    const table_spec *spec;
+    char *rows; /* count rows of spec->row_size bytes: enc_song or enc_user */
+    size_t count;
+    keyindex ix;
+    uint64_t hmask; /* applied to every hash; ~0 except under enc_dim_test_hash_bits */
+    block *blocks;  /* string storage, newest first */
+} dimtab;
+
+struct enc_songs {
+    dimtab t;
+};
+
+struct enc_users {
+    dimtab t;
+};
+
+static const col_spec song_cols[] = {
+    {"song_id", COL_ID, offsetof(enc_song, song_id)},
+    {"title", COL_TEXT, offsetof(enc_song, title)},
+    {"artist", COL_INTERN, offsetof(enc_song, artist)},
+    {"genre", COL_INTERN, offsetof(enc_song, genre)},
+    {"duration", COL_SECONDS, offsetof(enc_song, duration)},
+};
+
+static const col_spec user_cols[] = {
+    {"user_id", COL_ID, offsetof(enc_user, user_id)},
+    {"country", COL_INTERN, offsetof(enc_user, country)},
+    {"subscription", COL_INTERN, offsetof(enc_user, subscription)},
+    {"device", COL_INTERN, offsetof(enc_user, device)},
+};
+
+static const table_spec song_spec = {"songs.csv", "song_id,title,artist,genre,duration", sizeof(enc_song), song_cols,
+                                     sizeof song_cols / sizeof song_cols[0]};
+static const table_spec user_spec = {"users.csv", "user_id,country,subscription,device", sizeof(enc_user), user_cols,
+                                     sizeof user_cols / sizeof user_cols[0]};
+
+static unsigned test_hash_bits; /* 0 = full hashes */
+
+void enc_dim_test_hash_bits(unsigned bits)
+{
+    test_hash_bits = bits < 64 ? bits : 0;
+}
+
+/* ---- keys and the index ---------------------------------------------------------- */
+
+/* Injective for keys of equal length <= 8 (every byte lands somewhere), independent of
+ * byte order. For longer keys it is just the first 8 bytes. */
+static inline uint64_t key_prefix(const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    uint64_t v;
+    if (n >= 8) {
+        memcpy(&v, s, 8);
+    } else if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        v = lo | (uint64_t)hi << 32;
+    } else if (n > 0) {
+        v = s[0] | (uint64_t)s[n >> 1] << 8 | (uint64_t)s[n - 1] << 16;
+    } else {
+        v = 0;
+    }
+    return v;
+}
+
+static inline uint32_t key_tag(uint64_t h, size_t n)
+{
+    return ((uint32_t)(h >> 32) & ~(uint32_t)15) | (uint32_t)(n < 15 ? n : 15);
+}
+
+static inline uint64_t key_hash(const char *p, size_t n, uint64_t hmask)
+{
+    return enc_hash_bytes(p, n, DIM_SEED) & hmask;
+}
+
+/* Finds key in ix over elements of `stride` bytes at base. Returns the element index + 1,
+ * or 0 when absent; *at receives the slot where it is or would go. Inline so that the
+ * lookups, which pass a constant stride, compile to a tight loop. */
+static inline uint32_t index_find(const keyindex *ix, const char *base, size_t stride, const char *key, size_t n,
+                                  uint64_t h, size_t *at)
+{
+    uint32_t tag = key_tag(h, n);
+    uint64_t pre = key_prefix(key, n);
+    const slot *slots = ix->slots;
+    size_t mask = ix->mask;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        const slot *s = &slots[i];
+        if (s->row == 0) {
+            *at = i;
+            return 0;
+        }
+        if (s->tag == tag && s->pre == pre) {
+            const enc_slice *k = (const enc_slice *)(base + (size_t)(s->row - 1) * stride);
+            if (n <= 8 || (k->n == n && memcmp(k->p, key, n) == 0)) {
+                *at = i;
+                return s->row;
+            }
+        }
+    }
+}
+
+static void index_put(keyindex *ix, size_t at, const char *key, size_t n, uint64_t h, size_t elem)
+{
+    ix->slots[at] = (slot){key_prefix(key, n), key_tag(h, n), (uint32_t)(elem + 1)};
+}
+
+/* The slot count that holds `need` elements at a load factor <= 0.7. */
+static size_t slots_for(size_t need)
+{
+    size_t n = 1024;
+    while (need * 10 > n * 7)
+        n *= 2;
+    return n;
+}
+
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+
+/* Called when element e has the key of element f (< e), which is already indexed. */
+typedef void (*dup_fn)(void *ctx, size_t e, size_t f);
+
+/* Indexes elements [0, count) in order; a repeated key is not indexed but handed to
+ * on_dup (which must be given when repeats are possible). Returns the number of
+ * repeats. The slot each key lands in is prefetched AHEAD keys early: for a million
+ * ids the slot array is far bigger than the cache and every insert is a miss. */
+static size_t index_fill(keyindex *ix, const char *base, size_t stride, size_t count, uint64_t hmask, dup_fn on_dup,
+                         void *ctx)
+{
+    enum { AHEAD = 8 };
+    uint64_t ring[AHEAD];
+    size_t ndup = 0;
+    for (size_t e = 0; e < count && e < AHEAD; e++) {
+        const enc_slice *k = (const enc_slice *)(base + e * stride);
+        ring[e] = key_hash(k->p, k->n, hmask);
+        PREFETCH(&ix->slots[ring[e] & ix->mask]);
+    }
+    for (size_t e = 0; e < count; e++) {
+        uint64_t h = ring[e % AHEAD];
+        if (e + AHEAD < count) {
+            const enc_slice *k = (const enc_slice *)(base + (e + AHEAD) * stride);
+            ring[e % AHEAD] = key_hash(k->p, k->n, hmask);
+            PREFETCH(&ix->slots[ring[e % AHEAD] & ix->mask]);
+        }
+        const enc_slice *k = (const enc_slice *)(base + e * stride);
+        size_t at;
+        uint32_t f = index_find(ix, base, stride, k->p, k->n, h, &at);
+        if (f) {
+            ndup++;
+            on_dup(ctx, e, f - 1);
+        } else {
+            index_put(ix, at, k->p, k->n, h, e);
+        }
+    }
+    return ndup;
+}
+
+/* Replaces the slot array with one of nslots slots, filled from the `count` elements
+ * themselves (so no hash needs to be stored), which must have distinct keys. */
+static enc_status index_build(keyindex *ix, const char *base, size_t stride, size_t count, size_t nslots,
+                              uint64_t hmask)
+{
+    slot *slots = enc_calloc(nslots, sizeof *slots);
+    if (!slots)
+        return ENC_ERROR;
+    enc_free(ix->slots);
+    ix->slots = slots;
+    ix->mask = nslots - 1;
+    index_fill(ix, base, stride, count, hmask, NULL, NULL);
+    return ENC_OK;
+}
+
+/* Makes room for one more of `count` elements, at least doubling when it must grow.
+ * *rebuilt tells the caller that a slot position it holds is stale. */
+static enc_status index_reserve_one(keyindex *ix, const char *base, size_t stride, size_t count, uint64_t hmask,
+                                    bool *rebuilt)
+{
+    size_t nslots = ix->mask + 1;
+    *rebuilt = false;
+    if ((count + 1) * 10 <= nslots * 7)
+        return ENC_OK;
+    if (index_build(ix, base, stride, count, nslots * 2, hmask) != ENC_OK)
+        return ENC_ERROR;
+    *rebuilt = true;
+    return ENC_OK;
+}
+
+/* ---- string storage --------------------------------------------------------------- */
+
+/* Copies n bytes into the table's blocks, unaligned and without terminator. Blocks
+ * start at a size guessed from the input and double up to BLOCK_MAX; the unused tail
+ * of a large block is never touched, so it costs address space, not memory. A string
+ * too big to share a block gets its own, kept behind the current one. */
+static const char *store(dimtab *t, size_t *next_block, const char *p, size_t n)
+{
+    block *b = t->blocks;
+    if (!b || b->cap - b->used < n) {
+        bool own = n > *next_block / 4;
+        size_t cap = own ? n : *next_block;
+        b = enc_malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->cap = cap;
+        b->used = 0;
+        if (own && t->blocks) {
+            b->next = t->blocks->next;
+            t->blocks->next = b;
+        } else {
+            b->next = t->blocks;
+            t->blocks = b;
+            if (*next_block < BLOCK_MAX)
+                *next_block *= 2;
+        }
+    }
+    char *d = b->data + b->used;
+    memcpy(d, p, n);
+    b->used += n;
+    return d;
+}
+
+/* ---- loading ---------------------------------------------------------------------- */
+
+typedef struct {
+    dimtab *t;
+    const char *name;
+    enc_warn_fn warn;
+    void *warn_arg;
+    size_t nwarn;
+    size_t next_block;
+    size_t row_cap;     /* rows allocated in t->rows */
+    size_t *first_line; /* per row: the line where its id first appeared */
+    enc_slice *vals;    /* the intern set: distinct values, and their index */
+    size_t nvals, vals_cap;
+    keyindex vix;
+} loader;
+
+static void warnf(loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warnf(loader *L, const char *fmt, ...)
+{
+    if (!L->warn || ++L->nwarn > ENC_DIM_MAX_WARNINGS)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    L->warn(L->warn_arg, msg);
+}
+
+/* Renders a value for a message: at most 40 bytes, control bytes and quotes escaped. */
+static const char *show(char out[200], enc_slice v)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, lim = v.n < 40 ? v.n : 40;
+    for (size_t i = 0; i < lim; i++) {
+        unsigned char c = (unsigned char)v.p[i];
+        if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    if (v.n > lim) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int ieq_trimmed(enc_slice f, const char *name)
+{
+    size_t a = 0, b = f.n;
+    while (a < b && (f.p[a] == ' ' || f.p[a] == '\t'))
+        a++;
+    while (b > a && (f.p[b - 1] == ' ' || f.p[b - 1] == '\t'))
+        b--;
+    size_t len = strlen(name);
+    if (b - a != len)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = f.p[a + i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != name[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Whole seconds: optional spaces, digits, optional spaces. Empty or blank is NULL
+ * without a warning; anything else that is not a number in 0..INT32_MAX warns. */
+static int32_t parse_seconds(loader *L, enc_slice f, size_t line)
+{
+    size_t a = 0, b = f.n;
+    while (a < b && (f.p[a] == ' ' || f.p[a] == '\t'))
+        a++;
+    while (b > a && (f.p[b - 1] == ' ' || f.p[b - 1] == '\t'))
+        b--;
+    if (a == b)
+        return -1;
+    int64_t v = 0;
+    char shown[200];
+    for (size_t i = a; i < b; i++) {
+        if (f.p[i] < '0' || f.p[i] > '9') {
+            warnf(L, "%s:%zu: duration '%s' is not a whole number of seconds; stored as NULL", L->name, line,
+                  show(shown, f));
+            return -1;
+        }
+        v = v * 10 + (f.p[i] - '0');
+        if (v > INT32_MAX) {
+            warnf(L, "%s:%zu: duration '%s' is out of range (more than %d seconds); stored as NULL", L->name, line,
+                  show(shown, f), INT32_MAX);
+            return -1;
+        }
+    }
+    return (int32_t)v;
+}
+
+static const char *intern(loader *L, enc_slice v)
+{
+    uint64_t h = key_hash(v.p, v.n, L->t->hmask);
+    size_t at;
+    uint32_t e = index_find(&L->vix, (const char *)L->vals, sizeof *L->vals, v.p, v.n, h, &at);
+    if (e)
+        return L->vals[e - 1].p;
+    if (L->nvals == L->vals_cap) {
+        size_t cap = L->vals_cap ? L->vals_cap * 2 : 256;
+        enc_slice *grown = enc_realloc(L->vals, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        L->vals = grown;
+        L->vals_cap = cap;
+    }
+    bool rebuilt;
+    if (index_reserve_one(&L->vix, (const char *)L->vals, sizeof *L->vals, L->nvals, L->t->hmask, &rebuilt) !=
+        ENC_OK)
+        return NULL;
+    const char *p = store(L->t, &L->next_block, v.p, v.n);
+    if (!p)
+        return NULL;
+    if (rebuilt) /* the index grew: find the new free slot */
+        index_find(&L->vix, (const char *)L->vals, sizeof *L->vals, v.p, v.n, h, &at);
+    L->vals[L->nvals] = (enc_slice){p, v.n};
+    index_put(&L->vix, at, v.p, v.n, h, L->nvals);
+    L->nvals++;
+    return p;
+}
+
+/* Fills every column but the id of `row` from the CSV fields. */
+static enc_status fill_row(loader *L, char *row, const size_t *colidx, const enc_csv_row *r)
+{
+    const table_spec *spec = L->t->spec;
+    for (size_t c = 1; c < spec->ncols; c++) {
+        const col_spec *cs = &spec->cols[c];
+        enc_slice f = colidx[c] < r->nfields ? r->fields[colidx[c]] : ENC_SLICE_NULL;
+        if (cs->kind == COL_SECONDS) {
+            int32_t secs = f.p ? parse_seconds(L, f, r->line) : -1;
+            memcpy(row + cs->offset, &secs, sizeof secs);
+            continue;
+        }
+        enc_slice v = ENC_SLICE_NULL;
+        if (f.p && f.n) {
+            v.p = cs->kind == COL_INTERN ? intern(L, f) : store(L->t, &L->next_block, f.p, f.n);
+            if (!v.p)
+                return ENC_ERROR;
+            v.n = f.n;
+        }
+        memcpy(row + cs->offset, &v, sizeof v);
+    }
+    return ENC_OK;
+}
+
+/* Reads the header; fills colidx[c] with the field index of spec column c. */
+static enc_status read_header(loader *L, enc_csv *csv, size_t *colidx, size_t *header_n, enc_err *err)
+{
+    const table_spec *spec = L->t->spec;
+    enc_csv_row r;
+    enc_err cerr;
+    int got = enc_csv_next(csv, &r, &cerr);
+    if (got < 0)
+        return enc_err_set(err, "%s '%s': %s", spec->file, L->name, cerr.msg);
+    if (got == 0)
+        return enc_err_set(err, "%s '%s' is empty (needs a header row: %s)", spec->file, L->name, spec->needs);
+    for (size_t c = 0; c < spec->ncols; c++) {
+        colidx[c] = SIZE_MAX;
+        for (size_t i = 0; i < r.nfields; i++) {
+            if (!ieq_trimmed(r.fields[i], spec->cols[c].name))
+                continue;
+            if (colidx[c] != SIZE_MAX)
+                return enc_err_set(err, "%s '%s' has column '%s' twice (fields %zu and %zu of the header)",
+                                   spec->file, L->name, spec->cols[c].name, colidx[c] + 1, i + 1);
+            colidx[c] = i;
+        }
+        if (colidx[c] == SIZE_MAX)
+            return enc_err_set(err, "%s '%s' has no column '%s' (needs %s)", spec->file, L->name,
+                               spec->cols[c].name, spec->needs);
+    }
+    *header_n = r.nfields;
+    return ENC_OK;
+}
+
+/* Makes room for `need` rows: exactly that many when presizing, doubling otherwise. */
+static enc_status reserve_rows(loader *L, size_t need)
+{
+    dimtab *t = L->t;
+    if (need <= L->row_cap)
+        return ENC_OK;
+    size_t cap = L->row_cap * 2 > need ? L->row_cap * 2 : need;
+    char *rows = enc_realloc(t->rows, cap * t->spec->row_size);
+    if (!rows)
+        return ENC_ERROR;
+    t->rows = rows;
+    size_t *lines = enc_realloc(L->first_line, cap * sizeof *lines);
+    if (!lines)
+        return ENC_ERROR;
+    L->first_line = lines;
+    L->row_cap = cap;
+    return ENC_OK;
+}
+
+/* Pass 1: every row with an id, in file order, repeated ids included. */
+static enc_status read_rows(loader *L, enc_csv *csv, enc_err *err)
+{
+    dimtab *t = L->t;
+    const table_spec *spec = t->spec;
+    size_t colidx[MAX_COLS], header_n = 0;
+    if (read_header(L, csv, colidx, &header_n, err) != ENC_OK)
+        return ENC_ERROR;
+
+    /* Size the row array once from the line count (an overestimate when there are
+     * blank lines or quoted line breaks; trimmed at the end). Beyond PRESIZE_MAX rows
+     * the guess is not trusted with memory and the array doubles as needed. */
+    size_t bound = enc_csv_rows_bound(csv);
+    if (reserve_rows(L, bound < PRESIZE_MAX ? bound : PRESIZE_MAX) != ENC_OK)
+        goto oom;
+
+    for (;;) {
+        enc_csv_row r;
+        enc_err cerr;
+        int got = enc_csv_next(csv, &r, &cerr);
+        if (got < 0)
+            return enc_err_set(err, "%s '%s': %s", spec->file, L->name, cerr.msg);
+        if (got == 0)
+            break;
+
+        enc_slice id = colidx[0] < r.nfields ? r.fields[colidx[0]] : ENC_SLICE_NULL;
+        if (id.n == 0) {
+            warnf(L, "%s:%zu: empty %s; row skipped", L->name, r.line, spec->cols[0].name);
+            continue;
+        }
+        if (r.nfields < header_n) {
+            warnf(L, "%s:%zu: row has %zu fields, the header has %zu; the missing ones are NULL", L->name, r.line,
+                  r.nfields, header_n);
+        } else if (r.nfields > header_n) {
+            for (size_t i = header_n; i < r.nfields; i++) {
+                if (r.fields[i].n) {
+                    warnf(L, "%s:%zu: row has %zu fields, the header has %zu; the extra ones are ignored", L->name,
+                          r.line, r.nfields, header_n);
+                    break;
+                }
+            }
+        }
+        if (t->count >= ENC_DIM_MAX_ROWS)
+            return enc_err_set(err, "%s '%s' has more than %u rows (ENC_DIM_MAX_ROWS)", spec->file, L->name,
+                               ENC_DIM_MAX_ROWS);
+        if (reserve_rows(L, t->count + 1) != ENC_OK)
+            goto oom;
+        char *row = t->rows + t->count * spec->row_size;
+        enc_slice key = {store(t, &L->next_block, id.p, id.n), id.n};
+        if (!key.p)
+            goto oom;
+        memcpy(row, &key, sizeof key);
+        L->first_line[t->count] = r.line;
+        t->count++;
+        if (fill_row(L, row, colidx, &r) != ENC_OK)
+            goto oom;
+    }
+    return ENC_OK;
+oom:
+    return enc_err_set(err, "out of memory loading %s '%s' (%zu rows so far)", spec->file, L->name, t->count);
+}
+
+/* Row e repeats the id of row f: e's values replace f's (the last row wins, in the
+ * place of the first), and e is marked dead by an empty id. */
+static void on_dup_row(void *ctx, size_t e, size_t f)
+{
+    loader *L = ctx;
+    dimtab *t = L->t;
+    size_t rs = t->spec->row_size;
+    char *re = t->rows + e * rs, *rf = t->rows + f * rs;
+    enc_slice id;
+    char shown[200];
+    memcpy(&id, re, sizeof id);
+    warnf(L, "%s:%zu: duplicate %s '%s' (first at line %zu); the last row wins", L->name, L->first_line[e],
+          t->spec->cols[0].name, show(shown, id), L->first_line[f]);
+    memcpy(rf + sizeof id, re + sizeof id, rs - sizeof id);
+    id = ENC_SLICE_NULL;
+    memcpy(re, &id, sizeof id);
+}
+
+/* Pass 2: the id index, built in one go now that the row count is known. Repeated ids
+ * found on the way are folded into their first row, and the dead rows squeezed out. */
+static enc_status index_rows(loader *L, enc_err *err)
+{
+    dimtab *t = L->t;
+    size_t rs = t->spec->row_size;
+    t->ix.slots = enc_calloc(slots_for(t->count), sizeof *t->ix.slots);
+    if (!t->ix.slots)
+        goto oom;
+    t->ix.mask = slots_for(t->count) - 1;
+    if (index_fill(&t->ix, t->rows, rs, t->count, t->hmask, on_dup_row, L) > 0) {
+        size_t live = 0;
+        for (size_t e = 0; e < t->count; e++) {
+            enc_slice id;
+            memcpy(&id, t->rows + e * rs, sizeof id);
+            if (id.n == 0)
+                continue;
+            if (live != e)
+                memcpy(t->rows + live * rs, t->rows + e * rs, rs);
+            live++;
+        }
+        t->count = live;
+        if (index_build(&t->ix, t->rows, rs, t->count, slots_for(t->count), t->hmask) != ENC_OK)
+            goto oom;
+    }
+    if (t->count < L->row_cap) {
+        /* The index refers to rows by number, so the array may move. If shrinking
+         * fails the larger array is kept. */
+        char *rows = enc_realloc(t->rows, (t->count ? t->count : 1) * rs);
+        if (rows)
+            t->rows = rows;
+    }
+    return ENC_OK;
+oom:
+    return enc_err_set(err, "out of memory indexing %s '%s' (%zu rows)", t->spec->file, L->name, t->count);
+}
+
+static void dimtab_release(dimtab *t)
+{
+    block *b = t->blocks;
+    while (b) {
+        block *next = b->next;
+        enc_free(b);
+        b = next;
+    }
+    enc_free(t->rows);
+    enc_free(t->ix.slots);
+}
+
+/* Loads into *t from an open reader, which it closes. On error *t holds nothing. */
+static enc_status dimtab_load(dimtab *t, const table_spec *spec, enc_csv *csv, const char *name, enc_warn_fn warn,
+                              void *warn_arg, enc_err *err)
+{
+    memset(t, 0, sizeof *t);
+    t->spec = spec;
+    t->hmask = test_hash_bits ? ((uint64_t)1 << test_hash_bits) - 1 : ~(uint64_t)0;
+    loader L = {.t = t, .name = name, .warn = warn, .warn_arg = warn_arg};
+    size_t guess = enc_csv_size(csv) / 4;
+    L.next_block = guess < BLOCK_MIN ? BLOCK_MIN : guess > BLOCK_MAX ? BLOCK_MAX : guess;
+
+    enc_status st;
+    L.vix.slots = enc_calloc(slots_for(0), sizeof *L.vix.slots);
+    L.vix.mask = slots_for(0) - 1;
+    if (!L.vix.slots)
+        st = enc_err_set(err, "out of memory loading %s '%s'", spec->file, name);
+    else
+        st = read_rows(&L, csv, err);
+    enc_csv_close(csv); /* before the index is built: less memory at the peak */
+    enc_free(L.vals);
+    enc_free(L.vix.slots);
+    if (st == ENC_OK)
+        st = index_rows(&L, err);
+    if (st == ENC_OK && L.warn && L.nwarn > ENC_DIM_MAX_WARNINGS) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s: %zu more warnings not shown", name, L.nwarn - ENC_DIM_MAX_WARNINGS);
+        L.warn(L.warn_arg, msg);
+    }
+    enc_free(L.first_line);
+    if (st != ENC_OK) {
+        dimtab_release(t);
+        memset(t, 0, sizeof *t);
+    }
+    return st;
+}
+
+/* Opens the reader (from a file when data is NULL) and loads a table of `spec` into a
+ * new object of `size` bytes that begins with its dimtab. */
+static enc_status load_any(void **out, size_t size, const table_spec *spec, const char *path, const char *data,
+                           size_t n, enc_warn_fn warn, void *warn_arg, enc_err *err)
+{
+    *out = NULL;
+    const char *name = path ? path : "(memory)";
+    enc_csv *csv = NULL;
+    enc_err cerr;
+    enc_status st = data || !path ? enc_csv_open_mem(&csv, data, n, &cerr) : enc_csv_open(&csv, path, &cerr);
+    if (st != ENC_OK)
+        return enc_err_set(err, "%s: %s", spec->file, cerr.msg);
+    dimtab *t = enc_malloc(size);
+    if (!t) {
+        enc_csv_close(csv);
+        return enc_err_set(err, "out of memory loading %s '%s'", spec->file, name);
+    }
+    if (dimtab_load(t, spec, csv, name, warn, warn_arg, err) != ENC_OK) {
+        enc_free(t);
+        return ENC_ERROR;
+    }
+    *out = t;
+    return ENC_OK;
+}
+
+/* The lookup, inlined into the two typed wrappers with their constant row size. */
+static inline const char *dimtab_get(const dimtab *t, const char *id, size_t n, size_t row_size)
+{
+    if (!t || n == 0)
+        return NULL;
+    size_t at;
+    uint32_t e = index_find(&t->ix, t->rows, row_size, id, n, key_hash(id, n, t->hmask), &at);
+    return e ? t->rows + (size_t)(e - 1) * row_size : NULL;
+}
+
+/* ---- the typed API ---------------------------------------------------------------- */
+
+enc_status enc_songs_load(enc_songs **out, const char *path, enc_warn_fn warn, void *warn_arg, enc_err *err)
+{
+    return load_any((void **)out, sizeof **out, &song_spec, path, NULL, 0, warn, warn_arg, err);
+}
+
+enc_status enc_songs_load_mem(enc_songs **out, const char *data, size_t n, const char *name, enc_warn_fn warn,
+                              void *warn_arg, enc_err *err)
+{
+    *out = NULL;
+    enc_songs *t = NULL;
+    enc_status st = load_any((void **)&t, sizeof *t, &song_spec, name, data ? data : "", n, warn, warn_arg, err);
+    *out = t;
+    return st;
+}
+
+const enc_song *enc_songs_get(const enc_songs *t, const char *id, size_t n)
+{
+    return (const enc_song *)dimtab_get(t ? &t->t : NULL, id, n, sizeof(enc_song));
+}
+
+size_t enc_songs_count(const enc_songs *t)
+{
+    return t ? t->t.count : 0;
+}
+
+const enc_song *enc_songs_at(const enc_songs *t, size_t i)
+{
+    return t && i < t->t.count ? (const enc_song *)t->t.rows + i : NULL;
+}
+
+void enc_songs_free(enc_songs *t)
+{
+    if (!t)
+        return;
+    dimtab_release(&t->t);
+    enc_free(t);
+}
+
+enc_status enc_users_load(enc_users **out, const char *path, enc_warn_fn warn, void *warn_arg, enc_err *err)
+{
+    return load_any((void **)out, sizeof **out, &user_spec, path, NULL, 0, warn, warn_arg, err);
+}
+
+enc_status enc_users_load_mem(enc_users **out, const char *data, size_t n, const char *name, enc_warn_fn warn,
+                              void *warn_arg, enc_err *err)
+{
+    *out = NULL;
+    enc_users *t = NULL;
+    enc_status st = load_any((void **)&t, sizeof *t, &user_spec, name, data ? data : "", n, warn, warn_arg, err);
+    *out = t;
+    return st;
+}
+
+const enc_user *enc_users_get(const enc_users *t, const char *id, size_t n)
+{
+    return (const enc_user *)dimtab_get(t ? &t->t : NULL, id, n, sizeof(enc_user));
+}
+
+size_t enc_users_count(const enc_users *t)
+{
+    return t ? t->t.count : 0;
+}
+
+const enc_user *enc_users_at(const enc_users *t, size_t i)
+{
+    return t && i < t->t.count ? (const enc_user *)t->t.rows + i : NULL;
+}
+
+void enc_users_free(enc_users *t)
+{
+    if (!t)
+        return;
+    dimtab_release(&t->t);
+    enc_free(t);
+}
