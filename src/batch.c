@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "agg.h"
 #include "alloc.h"
 
 void enc_batch_init(enc_batch *b)
@@ -14,7 +15,9 @@ void enc_batch_init(enc_batch *b)
 void enc_batch_reset(enc_batch *b)
 {
     enc_arena_reset(&b->arena);
-    b->nrecs = b->nrows = b->nquar = b->npos = 0;
+    b->nrecs = b->nrows = b->nquar = b->npos = b->ndkeys = 0;
+    if (b->agg)
+        enc_agg_reset(b->agg);
     memset(&b->stats, 0, sizeof b->stats);
     b->files = 0;
     b->read_at_us = 0;
@@ -27,6 +30,8 @@ void enc_batch_free(enc_batch *b)
     enc_free(b->rows);
     enc_free(b->quar);
     enc_free(b->pos);
+    enc_free(b->dkeys);
+    enc_agg_free(b->agg);
     memset(b, 0, sizeof *b);
 }
 
@@ -57,6 +62,11 @@ enc_row *enc_batch_add_row(enc_batch *b)
 enc_quarantine *enc_batch_add_quarantine(enc_batch *b)
 {
     return grow((void **)&b->quar, &b->nquar, &b->cap_quar, sizeof *b->quar);
+}
+
+enc_dedup_key *enc_batch_add_dedup_key(enc_batch *b)
+{
+    return grow((void **)&b->dkeys, &b->ndkeys, &b->cap_dkeys, sizeof *b->dkeys);
 }
 
 enc_status enc_batch_set_position(enc_batch *b, const enc_position *p)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "dedup.h"
 #include "slice.h"
 #include "status.h"
 
@@ -70,6 +71,7 @@ typedef struct {
     int64_t rows;        /* rows for MUSIC_EVENTS */
     int64_t quarantined;
     int64_t rescued;     /* rows with _rescued_data */
+    int64_t duplicates;  /* plays dropped as seen within the watermark */
     int64_t bytes;       /* raw bytes read */
 } enc_batch_stats;
 
@@ -83,6 +85,10 @@ typedef struct {
     size_t nquar, cap_quar;
     enc_position *pos;
     size_t npos, cap_pos;
+    struct enc_agg *agg;  /* aggregate deltas of the rows (owned); NULL when aggregates are off */
+    enc_dedup_key *dkeys; /* plays first seen in this batch, for the sink's dedup state */
+    size_t ndkeys, cap_dkeys;
+    int64_t dedup_horizon; /* keys older than this event time may be forgotten */
     enc_batch_stats stats;
     int64_t files;       /* distinct files (or partitions) touched */
     int64_t read_at_us;  /* monotonic time the first record was read, for latency */
@@ -94,6 +100,7 @@ void enc_batch_free(enc_batch *b);
 enc_record *enc_batch_add_record(enc_batch *b);
 enc_row *enc_batch_add_row(enc_batch *b);
 enc_quarantine *enc_batch_add_quarantine(enc_batch *b);
+enc_dedup_key *enc_batch_add_dedup_key(enc_batch *b);
 /* Sets the position for key, replacing an earlier one for the same key in this batch. */
 enc_status enc_batch_set_position(enc_batch *b, const enc_position *p);
 

@@ -25,6 +25,8 @@ typedef struct {
     int64_t poll_ms;
     int64_t batch_events;
     int64_t max_record;
+    int64_t watermark_ms;
+    bool no_aggregates;
 } run_opts;
 
 #define O(field) offsetof(run_opts, field)
@@ -39,6 +41,9 @@ static const enc_opt run_table[] = {
     {"poll", ENC_OPT_DURATION, "TIME", "1s", O(poll_ms), false, "rescan interval, the safety net under inotify"},
     {"batch-events", ENC_OPT_INT, "N", "100000", O(batch_events), false, "most events per micro-batch (one transaction)"},
     {"max-record", ENC_OPT_INT, "BYTES", "1M", O(max_record), false, "longest record accepted; longer ones are quarantined"},
+    {"watermark", ENC_OPT_DURATION, "TIME", "24h", O(watermark_ms), false, "drop a repeated (user, song, event time) "
+                                                                          "seen within this much event time; 0 = off"},
+    {"no-aggregates", ENC_OPT_FLAG, NULL, NULL, O(no_aggregates), false, "do not maintain the daily aggregates"},
     {"allow-overwrites", ENC_OPT_FLAG, NULL, NULL, O(allow_overwrites), false, "re-read files replaced or truncated after ingestion"},
     {"sync", ENC_OPT_STR, "MODE", "full", O(sync), false, "full: fsync each commit (survives power loss); normal: faster, "
                                                             "still exactly-once after a process crash"},
@@ -155,10 +160,10 @@ static void print_summary(const enc_pipeline_stats *st, bool progress_shown)
     if (progress_shown)
         fputc('\n', stderr);
     double rate = st->seconds > 0 ? (double)st->events / st->seconds : 0;
-    printf("encore: %lld files, %lld events read, %lld rows written, %lld quarantined, %lld rescued, %lld batches, "
-           "%.2f s, %.0f events/s\n",
+    printf("encore: %lld files, %lld events read, %lld rows written, %lld quarantined, %lld rescued, "
+           "%lld duplicates, %lld batches, %.2f s, %.0f events/s\n",
            (long long)st->files, (long long)st->events, (long long)st->rows, (long long)st->quarantined,
-           (long long)st->rescued, (long long)st->batches, st->seconds, rate);
+           (long long)st->rescued, (long long)st->duplicates, (long long)st->batches, st->seconds, rate);
     if (st->pending[0])
         printf("encore: note: %s\n", st->pending);
 }
@@ -206,6 +211,8 @@ int enc_cmd_run(int argc, char **argv)
         .sink_cfg = {.table = o.table, .pipeline = o.table, .durable = strcmp(o.sync, "full") == 0},
         .songs = songs,
         .users = users,
+        .aggregates = !o.no_aggregates,
+        .watermark_us = o.watermark_ms * 1000,
         .stop = &stop_flag,
         .progress = progress ? print_progress : NULL,
     };

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agg.h"
 #include "alloc.h"
 #include "clock.h"
 #include "enrich.h"
@@ -29,6 +30,7 @@ typedef struct {
 typedef struct {
     const enc_pipeline_config *cfg;
     void *sink_ctx;
+    enc_dedup *dedup; /* reader thread only; NULL when the watermark is 0 */
     batch_queue q;
 } pipeline;
 
@@ -50,6 +52,10 @@ static enc_status write_batch(pipeline *p, enc_batch *b, enc_err *err)
         rc = s->write_quarantine(c, b->quar, b->nquar, err);
     if (rc == ENC_OK)
         rc = s->record_positions(c, b->pos, b->npos, err);
+    if (rc == ENC_OK && b->agg)
+        rc = s->write_aggregates(c, b->agg, err);
+    if (rc == ENC_OK && p->cfg->watermark_us > 0)
+        rc = s->write_dedup(c, b->dkeys, b->ndkeys, b->dedup_horizon, err);
     if (rc == ENC_OK)
         rc = s->commit(c, &b->stats, err);
     if (rc != ENC_OK)
@@ -80,6 +86,7 @@ static void add_stats(enc_pipeline_stats *t, const enc_batch *b)
     t->rows += b->stats.rows;
     t->quarantined += b->stats.quarantined;
     t->rescued += b->stats.rescued;
+    t->duplicates += b->stats.duplicates;
     t->bytes += b->stats.bytes;
     t->batches++;
 }
@@ -189,18 +196,62 @@ static void ptr_set_add(ptr_set *s, const void *ptr)
     s->n++;
 }
 
+/* Drops plays already seen within the watermark, keeping the rest in order. */
+static enc_status drop_duplicates(pipeline *p, enc_batch *b, enc_err *err)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < b->nrows; i++) {
+        const enc_row *r = &b->rows[i];
+        enc_dedup_key k = {enc_dedup_hash(r->text[ENC_COL_USER_ID], r->text[ENC_COL_SONG_ID], r->event_time_us),
+                           r->event_time_us};
+        bool dup;
+        if (enc_dedup_check(p->dedup, k, &dup) != ENC_OK)
+            return enc_err_set(err, "out of memory in the dedup state");
+        if (dup) {
+            b->stats.duplicates++;
+            b->stats.rows--;
+            if (b->rows[i].text[ENC_COL_RESCUED].p)
+                b->stats.rescued--;
+            continue;
+        }
+        enc_dedup_key *slot = enc_batch_add_dedup_key(b);
+        if (!slot)
+            return enc_err_set(err, "out of memory in the dedup state");
+        *slot = k;
+        b->rows[kept++] = *r;
+    }
+    b->nrows = kept;
+    if (enc_dedup_expire(p->dedup) != ENC_OK)
+        return enc_err_set(err, "out of memory in the dedup state");
+    b->dedup_horizon = enc_dedup_horizon(p->dedup);
+    return ENC_OK;
+}
+
+/* Everything the reader thread does to a batch after the source filled it. */
+static enc_status process(pipeline *p, enc_batch *b, enc_err *err)
+{
+    enc_enrich_ctx ectx = {p->cfg->songs, p->cfg->users};
+    if (enc_enrich_batch(&ectx, b, err) != ENC_OK)
+        return ENC_ERROR;
+    if (p->dedup && drop_duplicates(p, b, err) != ENC_OK)
+        return ENC_ERROR;
+    if (!p->cfg->aggregates)
+        return ENC_OK;
+    if (!b->agg && !(b->agg = enc_agg_new()))
+        return enc_err_set(err, "out of memory");
+    return enc_agg_add_rows(b->agg, b->rows, b->nrows, err);
+}
+
 static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_err *err)
 {
     const enc_pipeline_config *cfg = p->cfg;
-    enc_enrich_ctx ectx = {cfg->songs, cfg->users};
     int64_t last_progress = enc_mono_us();
     bool done = false;
     while (!done && !stop_requested(p)) {
         enc_batch *b = take_free(&p->q);
         if (!b)
             return ENC_ERROR;
-        if (cfg->source->poll(src_ctx, b, 200, &done, err) != ENC_OK ||
-            enc_enrich_batch(&ectx, b, err) != ENC_OK) {
+        if (cfg->source->poll(src_ctx, b, 200, &done, err) != ENC_OK || process(p, b, err) != ENC_OK) {
             enc_batch_reset(b);
             give_back(&p->q, b);
             return ENC_ERROR;
@@ -226,6 +277,11 @@ static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_er
     return ENC_OK;
 }
 
+static enc_status restore_key(void *arg, enc_dedup_key k)
+{
+    return enc_dedup_restore(arg, k);
+}
+
 static enc_status start(pipeline *p, void *src_ctx, bool *source_opened, enc_err *err)
 {
     const enc_pipeline_config *cfg = p->cfg;
@@ -235,6 +291,13 @@ static enc_status start(pipeline *p, void *src_ctx, bool *source_opened, enc_err
     size_t npos;
     if (cfg->sink->load_positions(p->sink_ctx, &pos, &npos, err) != ENC_OK)
         return ENC_ERROR;
+    if (cfg->watermark_us > 0) {
+        if (!(p->dedup = enc_dedup_new(cfg->watermark_us)))
+            return enc_err_set(err, "out of memory");
+        if (cfg->sink->load_dedup(p->sink_ctx, restore_key, p->dedup, err) != ENC_OK ||
+            enc_dedup_expire(p->dedup) != ENC_OK)
+            return ENC_ERROR;
+    }
     *source_opened = true; /* close() must run even when open fails half-way */
     if (cfg->source->open(src_ctx, &cfg->source_cfg, err) != ENC_OK)
         return ENC_ERROR;
@@ -302,6 +365,7 @@ out:
     for (size_t i = 0; i < NBATCH; i++)
         enc_batch_free(&batches[i]);
     enc_free(files.slots);
+    enc_dedup_free(p.dedup);
     enc_free(src_ctx);
     enc_free(p.sink_ctx);
     pthread_mutex_destroy(&p.q.mu);

@@ -25,6 +25,7 @@ typedef struct {
     int64_t rows;
     int64_t quarantined;
     int64_t rescued;
+    int64_t duplicates;
     int64_t bytes;
     int64_t batches;     /* committed */
     double seconds;
@@ -40,6 +41,8 @@ typedef struct {
     enc_sink_config sink_cfg;
     const enc_songs *songs;
     const enc_users *users;
+    bool aggregates;      /* maintain the daily aggregates */
+    int64_t watermark_us; /* drop repeated plays within this much event time; 0 = keep all */
     volatile sig_atomic_t *stop; /* set asynchronously to ask for a clean stop */
     /* Called about once a second from the reader thread with committed totals. */
     void (*progress)(void *arg, const enc_pipeline_stats *st);

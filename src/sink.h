@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 
+#include "agg.h"
 #include "batch.h"
 #include "status.h"
 
@@ -32,6 +33,12 @@ typedef struct {
     enc_status (*write_rows)(void *ctx, const enc_row *rows, size_t n, enc_err *err);
     enc_status (*write_quarantine)(void *ctx, const enc_quarantine *q, size_t n, enc_err *err);
     enc_status (*record_positions)(void *ctx, const enc_position *p, size_t n, enc_err *err);
+    /* Adds the batch's aggregate deltas to the daily aggregates. */
+    enc_status (*write_aggregates)(void *ctx, const enc_agg *a, enc_err *err);
+    /* Stores the plays first seen in this batch; forgets those older than horizon. */
+    enc_status (*write_dedup)(void *ctx, const enc_dedup_key *k, size_t n, int64_t horizon, enc_err *err);
+    /* Hands every stored dedup key to fn (at start, before the first batch). */
+    enc_status (*load_dedup)(void *ctx, enc_status (*fn)(void *arg, enc_dedup_key k), void *arg, enc_err *err);
     enc_status (*commit)(void *ctx, const enc_batch_stats *st, enc_err *err);
     void (*rollback)(void *ctx);
     void (*close)(void *ctx);

@@ -19,7 +19,9 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "buf.h"
 #include "sink.h"
+#include "sql_hll.h"
 #include "timestamp.h"
 
 typedef struct {
@@ -30,6 +32,10 @@ typedef struct {
     sqlite3_stmt *ins_quar;
     sqlite3_stmt *put_pos;
     sqlite3_stmt *ins_batch;
+    sqlite3_stmt *put_agg;
+    sqlite3_stmt *ins_dedup;
+    sqlite3_stmt *del_dedup;
+    enc_buf blob; /* scratch for sketch blobs */
     enc_position *positions; /* from load_positions, owned here */
     size_t npositions;
     bool in_tx;
@@ -84,8 +90,14 @@ static enc_status create_schema(sqlite_ctx *c, enc_err *err)
              "PRIMARY KEY (pipeline, source_key));"
              "CREATE TABLE IF NOT EXISTS \"_ENCORE_BATCHES\" (batch_id INTEGER PRIMARY KEY, pipeline TEXT, "
              "committed_at TEXT, events INTEGER, rows INTEGER, quarantined INTEGER, rescued INTEGER, "
-             "bytes INTEGER);",
-             t, t);
+             "bytes INTEGER, duplicates INTEGER);"
+             "CREATE TABLE IF NOT EXISTS \"%s_DAILY\" (dimension TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, "
+             "plays INTEGER NOT NULL, seconds INTEGER NOT NULL, listeners BLOB NOT NULL, title TEXT, artist TEXT, "
+             "PRIMARY KEY (dimension, key, day)) WITHOUT ROWID;"
+             "CREATE INDEX IF NOT EXISTS \"%s_BY_USER\" ON \"%s\" (user_id, event_time);"
+             "CREATE TABLE IF NOT EXISTS \"_ENCORE_DEDUP\" (pipeline TEXT NOT NULL, max_time INTEGER NOT NULL, "
+             "keys BLOB NOT NULL);",
+             t, t, t, t, t);
     return exec(c, sql, err);
 }
 
@@ -107,9 +119,22 @@ static enc_status prepare_all(sqlite_ctx *c, enc_err *err)
                 "identity = excluded.identity, offset = excluded.offset, line = excluded.line, "
                 "state = excluded.state, updated_at = excluded.updated_at") != ENC_OK)
         return ENC_ERROR;
+    if (prepare(c, &c->put_agg, err,
+                "INSERT INTO \"%s_DAILY\" (dimension, key, day, plays, seconds, listeners, title, artist) "
+                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (dimension, key, day) DO UPDATE SET "
+                "plays = plays + excluded.plays, seconds = seconds + excluded.seconds, "
+                "listeners = encore_hll_merge(listeners, excluded.listeners), "
+                "title = coalesce(excluded.title, title), artist = coalesce(excluded.artist, artist)",
+                t) != ENC_OK)
+        return ENC_ERROR;
+    if (prepare(c, &c->ins_dedup, err,
+                "INSERT INTO \"_ENCORE_DEDUP\" (pipeline, max_time, keys) VALUES (?,?,?)") != ENC_OK)
+        return ENC_ERROR;
+    if (prepare(c, &c->del_dedup, err, "DELETE FROM \"_ENCORE_DEDUP\" WHERE pipeline = ? AND max_time < ?") != ENC_OK)
+        return ENC_ERROR;
     return prepare(c, &c->ins_batch, err,
                    "INSERT INTO \"_ENCORE_BATCHES\" (pipeline, committed_at, events, rows, quarantined, rescued, "
-                   "bytes) VALUES (?,?,?,?,?,?,?)");
+                   "bytes, duplicates) VALUES (?,?,?,?,?,?,?,?)");
 }
 
 /* Two processes writing one pipeline would each resume from the same checkpoint and
@@ -157,6 +182,9 @@ static enc_status sq_open(void *ctx, const char *target, const enc_sink_config *
              cfg->durable ? "FULL" : "NORMAL");
     if (exec(c, pragmas, err) != ENC_OK)
         return ENC_ERROR;
+    if (enc_sql_hll_register(c->db) != SQLITE_OK)
+        return db_fail(c, SQLITE_ERROR, "register functions", err);
+    enc_buf_init(&c->blob, ENC_HLL_BLOB_MAX + 64);
     if (create_schema(c, err) != ENC_OK)
         return ENC_ERROR;
     return prepare_all(c, err);
@@ -250,6 +278,82 @@ static enc_status sq_write_rows(void *ctx, const enc_row *rows, size_t n, enc_er
     return ENC_OK;
 }
 
+static enc_status sq_write_aggregates(void *ctx, const enc_agg *a, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    sqlite3_stmt *st = c->put_agg;
+    size_t n = enc_agg_count(a);
+    for (size_t i = 0; i < n; i++) {
+        const enc_agg_entry *e = enc_agg_at(a, i);
+        char day[ENC_TS_FORMAT_MAX];
+        enc_ts_format(e->day * ENC_US_PER_DAY, day);
+        enc_buf_reset(&c->blob);
+        if (enc_hll_serialize(e->listeners, &c->blob) != ENC_OK)
+            return enc_err_set(err, "out of memory serialising a sketch");
+        sqlite3_bind_text(st, 1, enc_agg_dim_name(e->dim), -1, SQLITE_STATIC);
+        bind_slice(st, 2, e->key);
+        sqlite3_bind_text(st, 3, day, 10, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, e->plays);
+        sqlite3_bind_int64(st, 5, e->seconds);
+        sqlite3_bind_blob(st, 6, c->blob.data, (int)c->blob.len, SQLITE_STATIC);
+        bind_slice(st, 7, e->title);
+        bind_slice(st, 8, e->artist);
+        enc_status s = step_reset(c, st, "update aggregates", err);
+        if (s != ENC_OK)
+            return s;
+    }
+    return ENC_OK;
+}
+
+/* Dedup keys are stored per batch as one blob of native (hash, time) pairs. */
+static enc_status sq_write_dedup(void *ctx, const enc_dedup_key *k, size_t n, int64_t horizon, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    enc_status s;
+    if (horizon != INT64_MIN) {
+        sqlite3_bind_text(c->del_dedup, 1, c->cfg.pipeline, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(c->del_dedup, 2, horizon);
+        if ((s = step_reset(c, c->del_dedup, "expire dedup state", err)) != ENC_OK)
+            return s;
+    }
+    if (n == 0)
+        return ENC_OK;
+    int64_t max_time = INT64_MIN;
+    for (size_t i = 0; i < n; i++)
+        if (k[i].time_us > max_time)
+            max_time = k[i].time_us;
+    sqlite3_stmt *st = c->ins_dedup;
+    sqlite3_bind_text(st, 1, c->cfg.pipeline, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, max_time);
+    sqlite3_bind_blob64(st, 3, k, n * sizeof *k, SQLITE_STATIC);
+    return step_reset(c, st, "store dedup state", err);
+}
+
+static enc_status sq_load_dedup(void *ctx, enc_status (*fn)(void *arg, enc_dedup_key k), void *arg, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    sqlite3_stmt *st = NULL;
+    if (prepare(c, &st, err, "SELECT keys FROM \"_ENCORE_DEDUP\" WHERE pipeline = ?") != ENC_OK)
+        return ENC_ERROR;
+    sqlite3_bind_text(st, 1, c->cfg.pipeline, -1, SQLITE_STATIC);
+    enc_status status = ENC_OK;
+    int rc = SQLITE_DONE;
+    while (status == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *p = sqlite3_column_blob(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0) / sizeof(enc_dedup_key);
+        for (size_t i = 0; i < n && status == ENC_OK; i++) {
+            enc_dedup_key k;
+            memcpy(&k, p + i * sizeof k, sizeof k);
+            if (fn(arg, k) != ENC_OK)
+                status = enc_err_set(err, "out of memory loading dedup state");
+        }
+    }
+    if (status == ENC_OK && rc != SQLITE_DONE)
+        status = db_fail(c, rc, "read dedup state", err);
+    sqlite3_finalize(st);
+    return status;
+}
+
 static void now_text(char out[ENC_TS_FORMAT_MAX])
 {
     enc_ts_format(enc_wall_us() / 1000000 * 1000000, out);
@@ -308,6 +412,7 @@ static enc_status sq_commit(void *ctx, const enc_batch_stats *bs, enc_err *err)
     sqlite3_bind_int64(st, 5, bs->quarantined);
     sqlite3_bind_int64(st, 6, bs->rescued);
     sqlite3_bind_int64(st, 7, bs->bytes);
+    sqlite3_bind_int64(st, 8, bs->duplicates);
     enc_status s = step_reset(c, st, "log batch", err);
     if (s != ENC_OK)
         return s;
@@ -333,6 +438,10 @@ static void sq_close(void *ctx)
     sqlite3_finalize(c->ins_quar);
     sqlite3_finalize(c->put_pos);
     sqlite3_finalize(c->ins_batch);
+    sqlite3_finalize(c->put_agg);
+    sqlite3_finalize(c->ins_dedup);
+    sqlite3_finalize(c->del_dedup);
+    enc_buf_free(&c->blob);
     for (size_t i = 0; i < c->npositions; i++)
         enc_free((char *)c->positions[i].key);
     enc_free(c->positions);
@@ -353,6 +462,9 @@ const enc_sink_ops enc_sink_sqlite = {
     .write_rows = sq_write_rows,
     .write_quarantine = sq_write_quarantine,
     .record_positions = sq_record_positions,
+    .write_aggregates = sq_write_aggregates,
+    .write_dedup = sq_write_dedup,
+    .load_dedup = sq_load_dedup,
     .commit = sq_commit,
     .rollback = sq_rollback,
     .close = sq_close,

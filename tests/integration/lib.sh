@@ -47,3 +47,23 @@ finish() {
     echo "$SUITE: $T_PASS passed, $T_FAIL failed"
     [ "$T_FAIL" -eq 0 ]
 }
+
+# Daily aggregates as stored, and as recomputed from the rows: "dimension|key|day|plays|seconds" lines.
+agg_stored() {
+    sqlite3 -batch "$1" "SELECT dimension, key, day, plays, seconds FROM MUSIC_EVENTS_DAILY ORDER BY 1, 2, 3"
+}
+agg_recomputed() {
+    sqlite3 -batch "$1" "WITH e AS (SELECT substr(event_time, 1, 10) AS day, song_id, artist, genre, country,
+        device, coalesce(duration, 0) AS d FROM MUSIC_EVENTS),
+      r AS (SELECT 'song' AS dim, song_id AS key, day, count(*) AS plays, sum(d) AS secs FROM e GROUP BY 2, 3
+      UNION ALL SELECT 'artist', artist, day, count(*), sum(d) FROM e WHERE artist IS NOT NULL GROUP BY 2, 3
+      UNION ALL SELECT 'genre', genre, day, count(*), sum(d) FROM e WHERE genre IS NOT NULL GROUP BY 2, 3
+      UNION ALL SELECT 'country', country, day, count(*), sum(d) FROM e WHERE country IS NOT NULL GROUP BY 2, 3
+      UNION ALL SELECT 'device', device, day, count(*), sum(d) FROM e WHERE device IS NOT NULL GROUP BY 2, 3)
+      SELECT dim, key, day, plays, secs FROM r ORDER BY 1, 2, 3"
+}
+# The whole daily table including the listener sketches, as a checksum.
+agg_digest() {
+    sqlite3 -batch "$1" "SELECT dimension, key, day, plays, seconds, hex(listeners), title, artist
+        FROM MUSIC_EVENTS_DAILY ORDER BY 1, 2, 3" | md5sum | cut -d' ' -f1
+}

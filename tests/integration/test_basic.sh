@@ -8,7 +8,7 @@ DB="$WORK/music.db"
 out=$("$ENCORE" run --events "$WORK/in/events" --songs "$WORK/in/songs.csv" --users "$WORK/in/users.csv" \
       --sink "sqlite:$DB" --once 2>"$WORK/err")
 check_eq "exit status" "$?" "0"
-check_match "summary line" "$out" "encore: 4 files, 14 events read, 10 rows written, 4 quarantined, 1 rescued"
+check_match "summary line" "$out" "encore: 4 files, 15 events read, 10 rows written, 4 quarantined, 1 rescued, 1 duplicates"
 check_match "bad duration warned with its line" "$(cat "$WORK/err")" "songs.csv:4: duration 'abc'"
 
 check_eq "column order is the seed's" \
@@ -31,7 +31,8 @@ check_eq "fraction kept to microseconds" "$(row event_time "timestamp LIKE '%.25
 check_eq "bad duration is NULL" "$(row "coalesce(duration,'NULL')||'|'||title" "song_id='S003'")" $'NULL|Line\nBreak'
 check_eq "space separator accepted" "$(row event_time "song_id='S003'")" "2025-04-10 08:00:00"
 check_eq "gzip file read" "$(sql "SELECT count(*) FROM MUSIC_EVENTS WHERE timestamp LIKE '2025-04-11%'")" "2"
-check_eq "multi-line object read" "$(sql "SELECT count(*) FROM MUSIC_EVENTS WHERE user_id='U001' AND song_id='S001' AND timestamp='2025-04-09T10:00:00'")" "2"
+check_eq "multi-line object read" "$(sql "SELECT count(*) FROM MUSIC_EVENTS WHERE user_id='U001' AND song_id='S002' AND timestamp='2025-04-09T11:00:00'")" "1"
+check_eq "the same play at the same instant is dropped as a duplicate" "$(sql "SELECT count(*) FROM MUSIC_EVENTS WHERE user_id='U001' AND song_id='S001' AND event_time='2025-04-09 10:00:00'")" "1"
 check_eq "files starting with _ or . skipped" "$(sql "SELECT count(*) FROM MUSIC_EVENTS WHERE user_id='U009'")" "0"
 
 rescued=$(row _rescued_data "_rescued_data IS NOT NULL")
@@ -56,6 +57,6 @@ check_eq "second run adds no row" "$(sql 'SELECT count(*) FROM MUSIC_EVENTS')" "
 check_eq "second run adds no quarantine" "$(sql 'SELECT count(*) FROM MUSIC_EVENTS_QUARANTINE')" "4"
 
 "$ENCORE" run --events "$WORK/in/events" --songs "$WORK/in/songs.csv" --users "$WORK/in/users.csv" \
-  --sink "sqlite:$DB" --table PLAYS --once >/dev/null 2>&1
-check_eq "--table writes another table with its own checkpoint" "$(sql 'SELECT count(*) FROM PLAYS')" "10"
+  --sink "sqlite:$DB" --table PLAYS --watermark 0 --once >/dev/null 2>&1
+check_eq "--table writes another table with its own checkpoint; --watermark 0 keeps duplicates" "$(sql 'SELECT count(*) FROM PLAYS')" "11"
 finish

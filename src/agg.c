@@ -1,0 +1,140 @@
+/* agg — per-batch aggregate deltas in an open-addressing hash table (see agg.h). */
+#include "agg.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "hash.h"
+#include "timestamp.h"
+
+struct enc_agg {
+    enc_agg_entry *entries; /* dense, in insertion order */
+    size_t n, cap;
+    uint32_t *slots;        /* index + 1 into entries; 0 = empty */
+    size_t nslots;          /* power of two */
+};
+
+static const char *const dim_names[ENC_AGG_NDIMS] = {"song", "artist", "genre", "country", "device"};
+
+const char *enc_agg_dim_name(enc_agg_dim d)
+{
+    return d < ENC_AGG_NDIMS ? dim_names[d] : "?";
+}
+
+enc_agg *enc_agg_new(void)
+{
+    return enc_calloc(1, sizeof(enc_agg));
+}
+
+void enc_agg_reset(enc_agg *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        enc_hll_free(a->entries[i].listeners);
+    a->n = 0;
+    if (a->slots)
+        memset(a->slots, 0, a->nslots * sizeof *a->slots);
+}
+
+void enc_agg_free(enc_agg *a)
+{
+    if (!a)
+        return;
+    enc_agg_reset(a);
+    enc_free(a->entries);
+    enc_free(a->slots);
+    enc_free(a);
+}
+
+size_t enc_agg_count(const enc_agg *a)
+{
+    return a->n;
+}
+
+const enc_agg_entry *enc_agg_at(const enc_agg *a, size_t i)
+{
+    return &a->entries[i];
+}
+
+static enc_status grow_slots(enc_agg *a)
+{
+    size_t nslots = a->nslots ? a->nslots * 2 : 4096;
+    uint32_t *slots = enc_calloc(nslots, sizeof *slots);
+    if (!slots)
+        return ENC_ERROR;
+    for (size_t i = 0; i < a->n; i++) {
+        size_t s = a->entries[i].hash & (nslots - 1);
+        while (slots[s])
+            s = (s + 1) & (nslots - 1);
+        slots[s] = (uint32_t)(i + 1);
+    }
+    enc_free(a->slots);
+    a->slots = slots;
+    a->nslots = nslots;
+    return ENC_OK;
+}
+
+/* Finds or creates the entry for (dim, day, key). */
+static enc_agg_entry *upsert(enc_agg *a, enc_agg_dim dim, int64_t day, enc_slice key)
+{
+    uint64_t h = enc_hash_bytes(key.p, key.n, ((uint64_t)day << 3) | (uint64_t)dim);
+    if ((a->n + 1) * 10 > a->nslots * 7 && grow_slots(a) != ENC_OK)
+        return NULL;
+    size_t s = h & (a->nslots - 1);
+    while (a->slots[s]) {
+        enc_agg_entry *e = &a->entries[a->slots[s] - 1];
+        if (e->hash == h && e->dim == dim && e->day == day && enc_slice_eq(e->key, key.p, key.n))
+            return e;
+        s = (s + 1) & (a->nslots - 1);
+    }
+    if (a->n == a->cap) {
+        size_t ncap = a->cap ? a->cap * 2 : 1024;
+        enc_agg_entry *ne = enc_realloc(a->entries, ncap * sizeof *ne);
+        if (!ne)
+            return NULL;
+        a->entries = ne;
+        a->cap = ncap;
+    }
+    enc_agg_entry *e = &a->entries[a->n];
+    memset(e, 0, sizeof *e);
+    e->listeners = enc_hll_new();
+    if (!e->listeners)
+        return NULL;
+    e->hash = h;
+    e->dim = dim;
+    e->day = day;
+    e->key = key;
+    a->slots[s] = (uint32_t)++a->n;
+    return e;
+}
+
+static enc_status add(enc_agg *a, enc_agg_dim dim, int64_t day, enc_slice key, const enc_row *r, uint64_t user)
+{
+    if (!key.p)
+        return ENC_OK;
+    enc_agg_entry *e = upsert(a, dim, day, key);
+    if (!e)
+        return ENC_ERROR;
+    e->plays++;
+    e->seconds += r->duration > 0 ? r->duration : 0;
+    if (dim == ENC_AGG_SONG && !e->title.p) {
+        e->title = r->text[ENC_COL_TITLE];
+        e->artist = r->text[ENC_COL_ARTIST];
+    }
+    return enc_hll_add(e->listeners, user);
+}
+
+enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *err)
+{
+    static const int col[ENC_AGG_NDIMS] = {ENC_COL_SONG_ID, ENC_COL_ARTIST, ENC_COL_GENRE, ENC_COL_COUNTRY,
+                                           ENC_COL_DEVICE};
+    for (size_t i = 0; i < n; i++) {
+        const enc_row *r = &rows[i];
+        int64_t day = enc_ts_days(r->event_time_us);
+        enc_slice uid = r->text[ENC_COL_USER_ID];
+        uint64_t user = enc_hash_bytes(uid.p, uid.n, 0);
+        for (int d = 0; d < ENC_AGG_NDIMS; d++)
+            if (add(a, (enc_agg_dim)d, day, r->text[col[d]], r, user) != ENC_OK)
+                return enc_err_set(err, "out of memory aggregating a batch");
+    }
+    return ENC_OK;
+}

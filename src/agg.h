@@ -1,0 +1,50 @@
+/* agg — one batch's aggregate deltas: plays, seconds and listeners per day and key.
+ *
+ * For each MUSIC_EVENTS row the batch keeps, agg adds one play to (song, day),
+ * (artist, day), (genre, day), (country, day) and (device, day) — skipping a dimension
+ * whose value is NULL, so an unknown song still counts under its id and for country
+ * and device — with the song's duration (0 when unknown) and the user in a HyperLogLog
+ * sketch. The sink adds the deltas to its daily table in the batch's transaction, which
+ * makes the aggregates exactly-once with the rows. Keys are slices borrowed from the
+ * batch or the dimension tables. Owned by one batch; reset with it.
+ */
+#ifndef ENC_AGG_H
+#define ENC_AGG_H
+
+#include <stdint.h>
+
+#include "batch.h"
+#include "hll.h"
+#include "status.h"
+
+typedef enum {
+    ENC_AGG_SONG,
+    ENC_AGG_ARTIST,
+    ENC_AGG_GENRE,
+    ENC_AGG_COUNTRY,
+    ENC_AGG_DEVICE,
+    ENC_AGG_NDIMS
+} enc_agg_dim;
+
+typedef struct {
+    uint64_t hash;
+    enc_agg_dim dim;
+    int64_t day;        /* days since 1970-01-01 (UTC) */
+    enc_slice key;
+    int64_t plays;
+    int64_t seconds;
+    enc_hll *listeners; /* owned */
+    enc_slice title, artist; /* ENC_AGG_SONG only */
+} enc_agg_entry;
+
+typedef struct enc_agg enc_agg;
+
+enc_agg *enc_agg_new(void);
+void enc_agg_free(enc_agg *a);
+void enc_agg_reset(enc_agg *a);
+enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *err);
+size_t enc_agg_count(const enc_agg *a);
+const enc_agg_entry *enc_agg_at(const enc_agg *a, size_t i);
+const char *enc_agg_dim_name(enc_agg_dim d); /* "song", "artist", ... */
+
+#endif
