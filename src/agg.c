@@ -1,6 +1,7 @@
 /* agg — per-batch aggregate deltas in an open-addressing hash table (see agg.h). */
 #include "agg.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -53,6 +54,28 @@ size_t enc_agg_count(const enc_agg *a)
 const enc_agg_entry *enc_agg_at(const enc_agg *a, size_t i)
 {
     return &a->entries[i];
+}
+
+static int cmp_entries(const void *pa, const void *pb)
+{
+    const enc_agg_entry *a = pa, *b = pb;
+    int c = strcmp(dim_names[a->dim], dim_names[b->dim]);
+    if (c)
+        return c;
+    size_t n = a->key.n < b->key.n ? a->key.n : b->key.n;
+    c = n ? memcmp(a->key.p, b->key.p, n) : 0;
+    if (c)
+        return c;
+    if (a->key.n != b->key.n)
+        return a->key.n < b->key.n ? -1 : 1;
+    return (a->day > b->day) - (a->day < b->day);
+}
+
+void enc_agg_sort(enc_agg *a)
+{
+    qsort(a->entries, a->n, sizeof *a->entries, cmp_entries);
+    if (a->slots)
+        memset(a->slots, 0, a->nslots * sizeof *a->slots);
 }
 
 static enc_status grow_slots(enc_agg *a)

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -227,6 +228,19 @@ static enc_status drop_duplicates(pipeline *p, enc_batch *b, enc_err *err)
     return ENC_OK;
 }
 
+static int cmp_rows_by_user(const void *pa, const void *pb)
+{
+    const enc_row *a = pa, *b = pb;
+    enc_slice ua = a->text[ENC_COL_USER_ID], ub = b->text[ENC_COL_USER_ID];
+    size_t n = ua.n < ub.n ? ua.n : ub.n;
+    int c = memcmp(ua.p, ub.p, n);
+    if (c)
+        return c;
+    if (ua.n != ub.n)
+        return ua.n < ub.n ? -1 : 1;
+    return (a->event_time_us > b->event_time_us) - (a->event_time_us < b->event_time_us);
+}
+
 /* Everything the reader thread does to a batch after the source filled it. */
 static enc_status process(pipeline *p, enc_batch *b, enc_err *err)
 {
@@ -235,11 +249,17 @@ static enc_status process(pipeline *p, enc_batch *b, enc_err *err)
         return ENC_ERROR;
     if (p->dedup && drop_duplicates(p, b, err) != ENC_OK)
         return ENC_ERROR;
+    /* In (user_id, event_time) order the sink's user index is written front to back
+     * instead of at random: the reader thread has time to spare, the writer has not. */
+    qsort(b->rows, b->nrows, sizeof *b->rows, cmp_rows_by_user);
     if (!p->cfg->aggregates)
         return ENC_OK;
     if (!b->agg && !(b->agg = enc_agg_new()))
         return enc_err_set(err, "out of memory");
-    return enc_agg_add_rows(b->agg, b->rows, b->nrows, err);
+    if (enc_agg_add_rows(b->agg, b->rows, b->nrows, err) != ENC_OK)
+        return ENC_ERROR;
+    enc_agg_sort(b->agg);
+    return ENC_OK;
 }
 
 static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_err *err)
