@@ -61,7 +61,7 @@ test-asan: deps
 	  bash tests/run.sh build-asan
 
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 fuzz-build: deps
 	@mkdir -p build-fuzz/obj
 	@for f in $(LIB_SRC); do o=build-fuzz/obj/$$(basename $$f .c).o; \

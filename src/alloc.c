@@ -1,6 +1,7 @@
 /* alloc — heap wrappers with test-only failure injection. */
 #include "alloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,8 @@ void *enc_realloc(void *p, size_t n)
 
 char *enc_strndup(const char *s, size_t n)
 {
+    if (n == SIZE_MAX)
+        return NULL;
     char *d = enc_malloc(n + 1);
     if (!d)
         return NULL;

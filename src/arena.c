@@ -1,6 +1,7 @@
 /* arena — chunked bump allocator, reset per batch. */
 #include "arena.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -21,6 +22,8 @@ void enc_arena_init(enc_arena *a, size_t chunk_size)
 
 static enc_arena_chunk *chunk_new(size_t cap)
 {
+    if (cap > SIZE_MAX - sizeof(enc_arena_chunk))
+        return NULL;
     enc_arena_chunk *c = enc_malloc(sizeof *c + cap);
     if (!c)
         return NULL;
