@@ -73,7 +73,8 @@ static int cmp_entries(const void *pa, const void *pb)
 
 void enc_agg_sort(enc_agg *a)
 {
-    qsort(a->entries, a->n, sizeof *a->entries, cmp_entries);
+    if (a->n > 1)
+        qsort(a->entries, a->n, sizeof *a->entries, cmp_entries);
     if (a->slots)
         memset(a->slots, 0, a->nslots * sizeof *a->slots);
 }

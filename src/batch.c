@@ -15,7 +15,7 @@ void enc_batch_init(enc_batch *b)
 void enc_batch_reset(enc_batch *b)
 {
     enc_arena_reset(&b->arena);
-    b->nrecs = b->nrows = b->nquar = b->npos = b->ndkeys = 0;
+    b->nrecs = b->nrows = b->nquar = b->npos = b->ndkeys = b->nqres = 0;
     if (b->agg)
         enc_agg_reset(b->agg);
     memset(&b->stats, 0, sizeof b->stats);
@@ -31,6 +31,7 @@ void enc_batch_free(enc_batch *b)
     enc_free(b->quar);
     enc_free(b->pos);
     enc_free(b->dkeys);
+    enc_free(b->qres);
     enc_agg_free(b->agg);
     memset(b, 0, sizeof *b);
 }
@@ -67,6 +68,11 @@ enc_quarantine *enc_batch_add_quarantine(enc_batch *b)
 enc_dedup_key *enc_batch_add_dedup_key(enc_batch *b)
 {
     return grow((void **)&b->dkeys, &b->ndkeys, &b->cap_dkeys, sizeof *b->dkeys);
+}
+
+enc_quality_result *enc_batch_add_quality_result(enc_batch *b)
+{
+    return grow((void **)&b->qres, &b->nqres, &b->cap_qres, sizeof *b->qres);
 }
 
 enc_status enc_batch_set_position(enc_batch *b, const enc_position *p)

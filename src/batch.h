@@ -57,6 +57,7 @@ typedef struct {
     int32_t duration;      /* seconds, -1 = NULL */
     int64_t event_time_us; /* µs since the epoch, UTC */
     enc_slice event_time;  /* the same, formatted "YYYY-MM-DD HH:MM:SS[.ffffff]" */
+    const enc_record *rec; /* where the row came from (origin, line, raw text); valid for the batch */
 } enc_row;
 
 typedef struct {
@@ -65,6 +66,16 @@ typedef struct {
     const char *reason; /* arena or static */
     enc_slice raw;      /* at most ENC_QUARANTINE_RAW_MAX bytes */
 } enc_quarantine;
+
+/* One data-quality expectation's outcome on one batch (see quality.h). */
+typedef struct {
+    const char *rule;     /* expectation name, e.g. expect_column_values_to_not_be_null; static or rules-owned */
+    const char *column;
+    const char *action;   /* "warn", "quarantine" or "fail" */
+    int64_t evaluated;
+    int64_t failed;
+    char samples[256];    /* JSON array of a few failing values */
+} enc_quality_result;
 
 typedef struct {
     int64_t events;      /* records read (good and bad) */
@@ -89,6 +100,8 @@ typedef struct {
     enc_dedup_key *dkeys; /* plays first seen in this batch, for the sink's dedup state */
     size_t ndkeys, cap_dkeys;
     int64_t dedup_horizon; /* keys older than this event time may be forgotten */
+    enc_quality_result *qres; /* data-quality results of this batch */
+    size_t nqres, cap_qres;
     enc_batch_stats stats;
     int64_t files;       /* distinct files (or partitions) touched */
     int64_t read_at_us;  /* monotonic time the first record was read, for latency */
@@ -101,6 +114,7 @@ enc_record *enc_batch_add_record(enc_batch *b);
 enc_row *enc_batch_add_row(enc_batch *b);
 enc_quarantine *enc_batch_add_quarantine(enc_batch *b);
 enc_dedup_key *enc_batch_add_dedup_key(enc_batch *b);
+enc_quality_result *enc_batch_add_quality_result(enc_batch *b);
 /* Sets the position for key, replacing an earlier one for the same key in this batch. */
 enc_status enc_batch_set_position(enc_batch *b, const enc_position *p);
 

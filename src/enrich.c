@@ -125,6 +125,7 @@ static enc_status enrich_one(const enc_enrich_ctx *ctx, enc_batch *b, const enc_
     join_dimensions(ctx, &ev, row);
     row->event_time_us = us;
     row->event_time = enc_slice_make(when, enc_ts_format(us, when));
+    row->rec = r;
     b->stats.rows++;
     return ENC_OK;
 }

@@ -13,6 +13,8 @@ typedef struct {
 static const command commands[] = {
     {"run", enc_cmd_run, "ingest event files into the warehouse, exactly once (watch or --once)"},
     {"gen", enc_cmd_gen, "generate a realistic sample: songs.csv, users.csv, events/*.json"},
+    {"top", enc_cmd_top, "print a chart: top songs, artists, genres, countries or devices over a period"},
+    {"wrapped", enc_cmd_wrapped, "one user's year in music: minutes, top songs, artists, genre and device"},
 };
 
 static void usage(FILE *out)

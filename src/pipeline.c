@@ -55,6 +55,8 @@ static enc_status write_batch(pipeline *p, enc_batch *b, enc_err *err)
         rc = s->record_positions(c, b->pos, b->npos, err);
     if (rc == ENC_OK && b->agg)
         rc = s->write_aggregates(c, b->agg, err);
+    if (rc == ENC_OK && b->nqres > 0)
+        rc = s->write_quality(c, b->qres, b->nqres, err);
     if (rc == ENC_OK && p->cfg->watermark_us > 0)
         rc = s->write_dedup(c, b->dkeys, b->ndkeys, b->dedup_horizon, err);
     if (rc == ENC_OK)
@@ -251,7 +253,8 @@ static enc_status process(pipeline *p, enc_batch *b, enc_err *err)
         return ENC_ERROR;
     /* In (user_id, event_time) order the sink's user index is written front to back
      * instead of at random: the reader thread has time to spare, the writer has not. */
-    qsort(b->rows, b->nrows, sizeof *b->rows, cmp_rows_by_user);
+    if (b->nrows > 1)
+        qsort(b->rows, b->nrows, sizeof *b->rows, cmp_rows_by_user);
     if (!p->cfg->aggregates)
         return ENC_OK;
     if (!b->agg && !(b->agg = enc_agg_new()))

@@ -5,6 +5,7 @@
 
 static const enc_sink_ops *const registry[] = {
     &enc_sink_sqlite,
+    &enc_sink_null,
 };
 
 const enc_sink_ops *enc_sink_lookup(const char *spec, const char **target)

@@ -37,6 +37,8 @@ typedef struct {
     enc_status (*write_aggregates)(void *ctx, const enc_agg *a, enc_err *err);
     /* Stores the plays first seen in this batch; forgets those older than horizon. */
     enc_status (*write_dedup)(void *ctx, const enc_dedup_key *k, size_t n, int64_t horizon, enc_err *err);
+    /* Stores the batch's data-quality results (QUALITY_RESULTS). */
+    enc_status (*write_quality)(void *ctx, const enc_quality_result *r, size_t n, enc_err *err);
     /* Hands every stored dedup key to fn (at start, before the first batch). */
     enc_status (*load_dedup)(void *ctx, enc_status (*fn)(void *arg, enc_dedup_key k), void *arg, enc_err *err);
     enc_status (*commit)(void *ctx, const enc_batch_stats *st, enc_err *err);
@@ -45,6 +47,7 @@ typedef struct {
 } enc_sink_ops;
 
 extern const enc_sink_ops enc_sink_sqlite;
+extern const enc_sink_ops enc_sink_null;
 
 /* Finds the sink for "scheme:target"; *target points into spec. NULL when unknown. */
 const enc_sink_ops *enc_sink_lookup(const char *spec, const char **target);

@@ -35,6 +35,7 @@ typedef struct {
     sqlite3_stmt *put_agg;
     sqlite3_stmt *ins_dedup;
     sqlite3_stmt *del_dedup;
+    sqlite3_stmt *ins_quality;
     enc_buf blob; /* scratch for sketch blobs */
     enc_position *positions; /* from load_positions, owned here */
     size_t npositions;
@@ -96,7 +97,10 @@ static enc_status create_schema(sqlite_ctx *c, enc_err *err)
              "PRIMARY KEY (dimension, key, day)) WITHOUT ROWID;"
              "CREATE INDEX IF NOT EXISTS \"%s_BY_USER\" ON \"%s\" (user_id, event_time);"
              "CREATE TABLE IF NOT EXISTS \"_ENCORE_DEDUP\" (pipeline TEXT NOT NULL, max_time INTEGER NOT NULL, "
-             "keys BLOB NOT NULL);",
+             "keys BLOB NOT NULL);"
+             "CREATE TABLE IF NOT EXISTS \"QUALITY_RESULTS\" (batch_id INTEGER NOT NULL, pipeline TEXT NOT NULL, "
+             "rule TEXT NOT NULL, column_name TEXT, action TEXT NOT NULL, evaluated INTEGER NOT NULL, "
+             "failed INTEGER NOT NULL, samples TEXT, checked_at TEXT NOT NULL);",
              t, t, t, t, t);
     return exec(c, sql, err);
 }
@@ -129,6 +133,11 @@ static enc_status prepare_all(sqlite_ctx *c, enc_err *err)
         return ENC_ERROR;
     if (prepare(c, &c->ins_dedup, err,
                 "INSERT INTO \"_ENCORE_DEDUP\" (pipeline, max_time, keys) VALUES (?,?,?)") != ENC_OK)
+        return ENC_ERROR;
+    if (prepare(c, &c->ins_quality, err,
+                "INSERT INTO \"QUALITY_RESULTS\" (batch_id, pipeline, rule, column_name, action, evaluated, failed, "
+                "samples, checked_at) VALUES ((SELECT coalesce(max(batch_id), 0) + 1 FROM \"_ENCORE_BATCHES\"), "
+                "?,?,?,?,?,?,?,?)") != ENC_OK)
         return ENC_ERROR;
     if (prepare(c, &c->del_dedup, err, "DELETE FROM \"_ENCORE_DEDUP\" WHERE pipeline = ? AND max_time < ?") != ENC_OK)
         return ENC_ERROR;
@@ -278,6 +287,11 @@ static enc_status sq_write_rows(void *ctx, const enc_row *rows, size_t n, enc_er
     return ENC_OK;
 }
 
+static void now_text(char out[ENC_TS_FORMAT_MAX])
+{
+    enc_ts_format(enc_wall_us() / 1000000 * 1000000, out);
+}
+
 static enc_status sq_write_aggregates(void *ctx, const enc_agg *a, enc_err *err)
 {
     sqlite_ctx *c = ctx;
@@ -299,6 +313,30 @@ static enc_status sq_write_aggregates(void *ctx, const enc_agg *a, enc_err *err)
         bind_slice(st, 7, e->title);
         bind_slice(st, 8, e->artist);
         enc_status s = step_reset(c, st, "update aggregates", err);
+        if (s != ENC_OK)
+            return s;
+    }
+    return ENC_OK;
+}
+
+/* The batch id is the next _ENCORE_BATCHES id: safe because one process writes a
+ * pipeline at a time (the lock) and the batch row is inserted in this transaction. */
+static enc_status sq_write_quality(void *ctx, const enc_quality_result *r, size_t n, enc_err *err)
+{
+    sqlite_ctx *c = ctx;
+    sqlite3_stmt *st = c->ins_quality;
+    char now[ENC_TS_FORMAT_MAX];
+    now_text(now);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_text(st, 1, c->cfg.pipeline, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r[i].rule, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, r[i].column, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, r[i].action, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, r[i].evaluated);
+        sqlite3_bind_int64(st, 6, r[i].failed);
+        sqlite3_bind_text(st, 7, r[i].samples, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, now, -1, SQLITE_STATIC);
+        enc_status s = step_reset(c, st, "store quality results", err);
         if (s != ENC_OK)
             return s;
     }
@@ -354,10 +392,6 @@ static enc_status sq_load_dedup(void *ctx, enc_status (*fn)(void *arg, enc_dedup
     return status;
 }
 
-static void now_text(char out[ENC_TS_FORMAT_MAX])
-{
-    enc_ts_format(enc_wall_us() / 1000000 * 1000000, out);
-}
 
 static enc_status sq_write_quarantine(void *ctx, const enc_quarantine *q, size_t n, enc_err *err)
 {
@@ -441,6 +475,7 @@ static void sq_close(void *ctx)
     sqlite3_finalize(c->put_agg);
     sqlite3_finalize(c->ins_dedup);
     sqlite3_finalize(c->del_dedup);
+    sqlite3_finalize(c->ins_quality);
     enc_buf_free(&c->blob);
     for (size_t i = 0; i < c->npositions; i++)
         enc_free((char *)c->positions[i].key);
@@ -464,6 +499,7 @@ const enc_sink_ops enc_sink_sqlite = {
     .record_positions = sq_record_positions,
     .write_aggregates = sq_write_aggregates,
     .write_dedup = sq_write_dedup,
+    .write_quality = sq_write_quality,
     .load_dedup = sq_load_dedup,
     .commit = sq_commit,
     .rollback = sq_rollback,

@@ -591,7 +591,8 @@ static enc_status dir_resume(void *ctx, const enc_position *pos, size_t n, enc_e
         f->state = pos[i].state;
         f->size = -1;
     }
-    qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
+    if (c->nfiles > 1)
+        qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
     return ENC_OK;
 }
 

@@ -1,0 +1,909 @@
+/* report — chart and wrapped queries over the SQLite sink, rendered as table, CSV or JSON.
+ *
+ * Charts read only TABLE_DAILY (one row per dimension, key and UTC day, with a
+ * HyperLogLog sketch of listeners), so a year's chart sums at most days × keys rows and
+ * never touches the events. A wrapped reads one user's events through TABLE_BY_USER.
+ * Rendering goes into an enc_buf; table output is sanitised for a terminal (control
+ * bytes become spaces, invalid UTF-8 becomes U+FFFD, long names are cut with "…").
+ */
+#include "report.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "sql_hll.h"
+#include "timestamp.h"
+
+enum {
+    BUSY_TIMEOUT_MS = 5000, /* a writer's commit holds the WAL lock only briefly */
+    CELL_MAX_WIDTH = 40,    /* widest name column in table output, in terminal columns */
+    SQL_MAX = 2048,
+};
+
+/* ---- names ---------------------------------------------------------------------- */
+
+static const char *const by_names[] = {"song", "artist", "genre", "country", "device"};
+static const char *const by_plural[] = {"songs", "artists", "genres", "countries", "devices"};
+static const char *const metric_names[] = {"plays", "listeners", "minutes"};
+static const char *const format_names[] = {"table", "csv", "json"};
+const char enc_chart_by_names[] = "song, artist, genre, country or device";
+const char enc_chart_metric_names[] = "plays, listeners or minutes";
+
+static enc_status pick(const char *s, const char *const *names, size_t n, int *out)
+{
+    for (size_t i = 0; s && i < n; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (int)i;
+            return ENC_OK;
+        }
+    }
+    return ENC_ERROR;
+}
+
+enc_status enc_chart_by_parse(const char *s, enc_chart_by *out)
+{
+    int i;
+    if (pick(s, by_names, sizeof by_names / sizeof by_names[0], &i) != ENC_OK)
+        return ENC_ERROR;
+    *out = (enc_chart_by)i;
+    return ENC_OK;
+}
+
+enc_status enc_chart_metric_parse(const char *s, enc_chart_metric *out)
+{
+    int i;
+    if (pick(s, metric_names, sizeof metric_names / sizeof metric_names[0], &i) != ENC_OK)
+        return ENC_ERROR;
+    *out = (enc_chart_metric)i;
+    return ENC_OK;
+}
+
+enc_status enc_report_format_parse(const char *s, enc_report_format *out)
+{
+    int i;
+    if (pick(s, format_names, sizeof format_names / sizeof format_names[0], &i) != ENC_OK)
+        return ENC_ERROR;
+    *out = (enc_report_format)i;
+    return ENC_OK;
+}
+
+const char *enc_chart_by_name(enc_chart_by by)
+{
+    return by_names[by];
+}
+
+const char *enc_chart_metric_name(enc_chart_metric m)
+{
+    return metric_names[m];
+}
+
+/* ---- periods -------------------------------------------------------------------- */
+
+static bool all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+enc_status enc_report_year_parse(const char *s, int *year)
+{
+    if (!s || strlen(s) != 4 || !all_digits(s, 4))
+        return ENC_ERROR;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    if (y < 1)
+        return ENC_ERROR;
+    *year = y;
+    return ENC_OK;
+}
+
+static void format_day(int64_t days, char out[11])
+{
+    int y, m, d;
+    enc_ts_civil(days, &y, &m, &d);
+    snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
+}
+
+static enc_status parse_day_flag(const char *flag, const char *s, int64_t *days, enc_err *err)
+{
+    if (enc_ts_parse_date(s, strlen(s), days) != ENC_OK)
+        return enc_err_set(err, "--%s '%s' is not a valid date; give YYYY-MM-DD such as 2025-04-09", flag, s);
+    return ENC_OK;
+}
+
+enc_status enc_period_parse(const enc_period_flags *f, enc_period *out, enc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int forms = (f->year != NULL) + (f->month != NULL) + (f->day != NULL) + (f->from != NULL || f->to != NULL);
+    if (forms > 1)
+        return enc_err_set(err, "give only one period: --year, --month, --day or --from with --to");
+    int64_t from = enc_ts_days_from_civil(1, 1, 1), to = enc_ts_days_from_civil(9999, 12, 31);
+    if (f->year) {
+        int y;
+        if (enc_report_year_parse(f->year, &y) != ENC_OK)
+            return enc_err_set(err, "--year '%s' is not valid; give four digits such as 2025", f->year);
+        out->kind = ENC_PERIOD_YEAR;
+        from = enc_ts_days_from_civil(y, 1, 1);
+        to = enc_ts_days_from_civil(y, 12, 31);
+        snprintf(out->label, sizeof out->label, "%04d", y);
+    } else if (f->month) {
+        char first[11];
+        int64_t d;
+        int y = 0, m = 0, dd;
+        bool shape = strlen(f->month) == 7 && f->month[4] == '-';
+        if (shape) {
+            snprintf(first, sizeof first, "%.7s-01", f->month);
+            shape = enc_ts_parse_date(first, 10, &d) == ENC_OK;
+        }
+        if (!shape)
+            return enc_err_set(err, "--month '%s' is not valid; give YYYY-MM with a month 01-12, such as 2025-04",
+                               f->month);
+        enc_ts_civil(d, &y, &m, &dd);
+        out->kind = ENC_PERIOD_MONTH;
+        from = d;
+        to = m == 12 ? enc_ts_days_from_civil(y + 1, 1, 1) - 1 : enc_ts_days_from_civil(y, m + 1, 1) - 1;
+        snprintf(out->label, sizeof out->label, "%04d-%02d", y, m);
+    } else if (f->day) {
+        if (parse_day_flag("day", f->day, &from, err) != ENC_OK)
+            return ENC_ERROR;
+        to = from;
+        out->kind = ENC_PERIOD_DAY;
+        format_day(from, out->label);
+    } else if (f->from || f->to) {
+        if (!f->to)
+            return enc_err_set(err, "--from needs --to: give both ends of the period (YYYY-MM-DD, inclusive)");
+        if (!f->from)
+            return enc_err_set(err, "--to needs --from: give both ends of the period (YYYY-MM-DD, inclusive)");
+        if (parse_day_flag("from", f->from, &from, err) != ENC_OK || parse_day_flag("to", f->to, &to, err) != ENC_OK)
+            return ENC_ERROR;
+        if (from > to)
+            return enc_err_set(err, "--from %s is after --to %s; swap them", f->from, f->to);
+        out->kind = ENC_PERIOD_RANGE;
+    }
+    format_day(from, out->from);
+    format_day(to, out->to);
+    if (out->kind == ENC_PERIOD_RANGE)
+        snprintf(out->label, sizeof out->label, "%s \u2026 %s", out->from, out->to);
+    return ENC_OK;
+}
+
+/* ---- the database --------------------------------------------------------------- */
+
+static enc_status sql_fail(sqlite3 *db, const char *what, enc_err *err)
+{
+    return enc_err_set(err, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+enc_status enc_report_open(const char *path, sqlite3 **db, enc_err *err)
+{
+    *db = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return enc_err_set(err, "database '%s' not found; pass --sink sqlite:PATH of a database `encore run` wrote",
+                           path);
+    if (!S_ISREG(st.st_mode))
+        return enc_err_set(err, "'%s' is not a database file; pass --sink sqlite:PATH of a database file", path);
+    sqlite3 *d = NULL;
+    enc_status rc = ENC_ERROR;
+    if (sqlite3_open_v2(path, &d, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        enc_err_set(err, "cannot open '%s': %s", path, d ? sqlite3_errmsg(d) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(d, BUSY_TIMEOUT_MS);
+    if (enc_sql_hll_register(d) != SQLITE_OK) {
+        enc_err_set(err, "cannot register the encore_hll functions: %s", sqlite3_errmsg(d));
+        goto out;
+    }
+    /* Reading the schema is what finds out whether the file is a database at all. */
+    if (sqlite3_exec(d, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL) != SQLITE_OK) {
+        enc_err_set(err, "cannot read '%s': %s", path, sqlite3_errmsg(d));
+        goto out;
+    }
+    *db = d;
+    d = NULL;
+    rc = ENC_OK;
+out:
+    sqlite3_close(d);
+    return rc;
+}
+
+enc_status enc_report_table_exists(sqlite3 *db, const char *table, bool *exists, enc_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return sql_fail(db, "reading the schema", err);
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *exists = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sql_fail(db, "reading the schema", err);
+    return ENC_OK;
+}
+
+/* Prepares sql, in which every "%s" is the (already checked) table name. */
+static enc_status prepare_t(sqlite3 *db, const char *fmt, const char *table, sqlite3_stmt **st, enc_err *err)
+{
+    char sql[SQL_MAX];
+    /* Count the placeholders so the format never reads an argument it was not given. */
+    const char *args[4] = {table, table, table, table};
+    int n = 0;
+    for (const char *p = fmt; (p = strstr(p, "%s")) != NULL; p += 2)
+        n++;
+    if (n > 4)
+        return enc_err_set(err, "internal error: query template has too many table names");
+    int len = snprintf(sql, sizeof sql, fmt, args[0], args[1], args[2], args[3]);
+    if (len < 0 || (size_t)len >= sizeof sql)
+        return enc_err_set(err, "internal error: query too long");
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+        return sql_fail(db, "preparing the query", err);
+    return ENC_OK;
+}
+
+static char *dup_column(sqlite3_stmt *st, int i, bool *oom)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    if (!s)
+        return NULL;
+    char *d = enc_strndup((const char *)s, (size_t)sqlite3_column_bytes(st, i));
+    if (!d)
+        *oom = true;
+    return d;
+}
+
+/* ---- charts --------------------------------------------------------------------- */
+
+void enc_chart_title(enc_chart_by by, enc_chart_metric m, const enc_period *p, char *out, size_t size)
+{
+    static const char *const kind_word[] = {"", "Year", "Month", "Day", ""};
+    const char *metric = metric_names[m];
+    bool named = by == ENC_BY_SONG || by == ENC_BY_ARTIST;
+    switch (p->kind) {
+    case ENC_PERIOD_YEAR:
+    case ENC_PERIOD_MONTH:
+    case ENC_PERIOD_DAY:
+        if (named)
+            snprintf(out, size, "%s of the %s %s \u2014 by %s", by == ENC_BY_SONG ? "Song" : "Artist",
+                     kind_word[p->kind], p->label, metric);
+        else
+            snprintf(out, size, "Top %s of %s \u2014 by %s", by_plural[by], p->label, metric);
+        break;
+    case ENC_PERIOD_RANGE:
+        snprintf(out, size, "Top %s %s \u2014 by %s", by_plural[by], p->label, metric);
+        break;
+    case ENC_PERIOD_ALL:
+        snprintf(out, size, "Top %s, all time \u2014 by %s", by_plural[by], metric);
+        break;
+    }
+}
+
+/* Ranking needs listeners for every key only when ranking by listeners; otherwise the
+ * sketches of the top `limit` keys alone are merged, one PRIMARY KEY range each. Song
+ * title and artist come from the latest day in the period that has them. */
+static const char chart_sql_head[] =
+    "WITH g AS (SELECT key, sum(plays) AS plays, sum(seconds) AS seconds%s FROM \"%%s_DAILY\" "
+    "WHERE dimension = ?1 AND day >= ?2 AND day <= ?3 GROUP BY key ORDER BY %s DESC, plays DESC, key LIMIT ?4) "
+    "SELECT key, plays, seconds, %s, %s FROM g ORDER BY %s DESC, plays DESC, key";
+static const char listeners_agg[] = ", encore_hll_count(encore_hll_union(listeners)) AS listeners";
+static const char listeners_sub[] = "(SELECT encore_hll_count(encore_hll_union(x.listeners)) FROM \"%s_DAILY\" AS x "
+                                    "WHERE x.dimension = ?1 AND x.key = g.key AND x.day >= ?2 AND x.day <= ?3)";
+static const char song_names_sub[] =
+    "(SELECT x.title FROM \"%s_DAILY\" AS x WHERE x.dimension = ?1 AND x.key = g.key AND x.day >= ?2 "
+    "AND x.day <= ?3 AND x.title IS NOT NULL ORDER BY x.day DESC LIMIT 1), "
+    "(SELECT x.artist FROM \"%s_DAILY\" AS x WHERE x.dimension = ?1 AND x.key = g.key AND x.day >= ?2 "
+    "AND x.day <= ?3 AND x.artist IS NOT NULL ORDER BY x.day DESC LIMIT 1)";
+
+static void chart_rows_free(enc_chart_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        enc_free(rows[i].key);
+        enc_free(rows[i].title);
+        enc_free(rows[i].artist);
+    }
+    enc_free(rows);
+}
+
+void enc_chart_free(enc_chart *c)
+{
+    chart_rows_free(c->rows, c->n);
+    c->rows = NULL;
+    c->n = 0;
+}
+
+enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_chart *c, enc_err *err)
+{
+    c->rows = NULL;
+    c->n = 0;
+    enc_chart_title(c->by, c->metric, &c->period, c->title, sizeof c->title);
+    if (limit < 1 || limit > ENC_REPORT_LIMIT_MAX)
+        return enc_err_set(err, "limit %" PRId64 " is out of range 1-%d", limit, ENC_REPORT_LIMIT_MAX);
+
+    static const char *const order_col[] = {"plays", "listeners", "seconds"};
+    bool by_listeners = c->metric == ENC_METRIC_LISTENERS;
+    char fmt[SQL_MAX];
+    snprintf(fmt, sizeof fmt, chart_sql_head, by_listeners ? listeners_agg : "", order_col[c->metric],
+             by_listeners ? "listeners" : listeners_sub, c->by == ENC_BY_SONG ? song_names_sub : "NULL, NULL",
+             order_col[c->metric]);
+
+    sqlite3_stmt *st = NULL;
+    enc_chart_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    enc_status rc = ENC_ERROR;
+    if (prepare_t(db, fmt, table, &st, err) != ENC_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, by_names[c->by], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->period.from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->period.to, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, limit);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            enc_chart_row *r = enc_realloc(rows, ncap * sizeof *r);
+            if (!r) {
+                enc_err_set(err, "out of memory reading the chart");
+                goto out;
+            }
+            rows = r;
+            cap = ncap;
+        }
+        enc_chart_row *r = &rows[n++];
+        bool oom = false;
+        memset(r, 0, sizeof *r);
+        r->key = dup_column(st, 0, &oom);
+        r->plays = sqlite3_column_int64(st, 1);
+        r->seconds = sqlite3_column_int64(st, 2);
+        r->listeners = sqlite3_column_int64(st, 3);
+        r->title = dup_column(st, 4, &oom);
+        r->artist = dup_column(st, 5, &oom);
+        if (oom || !r->key) {
+            enc_err_set(err, oom ? "out of memory reading the chart" : "a daily row has no key");
+            goto out;
+        }
+    }
+    if (s != SQLITE_DONE) {
+        sql_fail(db, "reading the chart", err);
+        goto out;
+    }
+    c->rows = rows;
+    c->n = n;
+    rows = NULL;
+    n = 0;
+    rc = ENC_OK;
+out:
+    chart_rows_free(rows, n);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- text helpers --------------------------------------------------------------- */
+
+/* Renderers take `enc_status *rc` and OR each append's status into it (ENC_OK is 0): one
+ * check at the end instead of one per append. A failed append leaves the buffer as it
+ * was, and the caller discards the whole text when *rc is not ENC_OK. */
+
+/* Minutes with one decimal, rounded half up, from whole seconds: exact integer arithmetic
+ * so 135 s is always "2.3" (printf("%.1f", 2.25) would say "2.2"). */
+static void format_minutes(int64_t seconds, char out[32])
+{
+    bool neg = seconds < 0;
+    uint64_t s = neg ? (uint64_t)0 - (uint64_t)seconds : (uint64_t)seconds;
+    uint64_t tenths = s / 6 + (s % 6 >= 3);
+    snprintf(out, 32, "%s%" PRIu64 ".%" PRIu64, neg ? "-" : "", tenths / 10, tenths % 10);
+}
+
+/* Decodes one UTF-8 sequence at s (n > 0 bytes left): the code point, or -1 for an
+ * invalid or overlong sequence (which then counts as its first byte). */
+static int32_t utf8_next(const unsigned char *s, size_t n, size_t *len)
+{
+    unsigned c = s[0];
+    int need;
+    int32_t cp, min;
+    if (c < 0x80) {
+        *len = 1;
+        return (int32_t)c;
+    } else if ((c & 0xe0) == 0xc0) {
+        need = 1, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        need = 2, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        need = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+        *len = 1;
+        return -1;
+    }
+    *len = 1;
+    if ((size_t)need >= n)
+        return -1;
+    for (int i = 1; i <= need; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return -1;
+    *len = (size_t)need + 1;
+    return cp;
+}
+
+/* Terminal columns of a code point: 0 for combining marks, 2 for East Asian wide and
+ * emoji, else 1. An approximation of wcwidth without the locale. */
+static int cp_width(int32_t cp)
+{
+    if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0xfe00 && cp <= 0xfe0f))
+        return 0;
+    if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) || (cp >= 0xac00 && cp <= 0xd7a3) ||
+        (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+        (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) || (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+        (cp >= 0x20000 && cp <= 0x3fffd))
+        return 2;
+    return 1;
+}
+
+/* Appends s for a terminal (out may be NULL to measure only): control bytes as spaces,
+ * invalid UTF-8 as U+FFFD, cut with "…" when wider than max columns. Returns the width. */
+static size_t text_put(enc_buf *out, const char *s, size_t max, enc_status *rc)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), width = 0, full = 0;
+    for (size_t i = 0, len; i < n; i += len) { /* first pass: the full width */
+        int32_t cp = utf8_next(p + i, n - i, &len);
+        full += cp < 0 ? 1 : (size_t)cp_width(cp);
+    }
+    size_t room = full > max ? max - 1 : full; /* leave a column for the ellipsis */
+    for (size_t i = 0, len; i < n; i += len) {
+        int32_t cp = utf8_next(p + i, n - i, &len);
+        size_t w = cp < 0 ? 1 : (size_t)cp_width(cp);
+        if (width + w > room)
+            break;
+        width += w;
+        if (!out)
+            continue;
+        if (cp < 0)
+            *rc |= enc_buf_append(out, "\xef\xbf\xbd", 3);
+        else if (cp < 0x20 || cp == 0x7f)
+            *rc |= enc_buf_appendc(out, ' ');
+        else
+            *rc |= enc_buf_append(out, p + i, len);
+    }
+    if (full > max) {
+        width++;
+        if (out)
+            *rc |= enc_buf_append(out, "\u2026", 3);
+    }
+    return width;
+}
+
+static void pad(enc_buf *out, size_t n, enc_status *rc)
+{
+    while (n--)
+        *rc |= enc_buf_appendc(out, ' ');
+}
+
+/* One cell of an aligned table: text at most `width` columns, padded to it. */
+static void cell(enc_buf *out, const char *s, size_t width, bool right, bool last, enc_status *rc)
+{
+    size_t w = text_put(NULL, s, width, rc);
+    if (right)
+        pad(out, width - w, rc);
+    text_put(out, s, width, rc);
+    if (!right && !last)
+        pad(out, width - w, rc);
+    *rc |= last ? enc_buf_appendc(out, '\n') : enc_buf_append(out, "  ", 2);
+}
+
+static void csv_field(enc_buf *out, const char *s, bool last, enc_status *rc)
+{
+    if (s && strpbrk(s, ",\"\r\n")) {
+        *rc |= enc_buf_appendc(out, '"');
+        for (const char *p = s; *p; p++) {
+            if (*p == '"')
+                *rc |= enc_buf_appendc(out, '"');
+            *rc |= enc_buf_appendc(out, *p);
+        }
+        *rc |= enc_buf_appendc(out, '"');
+    } else if (s) {
+        *rc |= enc_buf_append(out, s, strlen(s));
+    }
+    *rc |= enc_buf_appendc(out, last ? '\n' : ',');
+}
+
+/* A JSON string, or null for NULL. */
+static void json_str(enc_buf *out, const char *s, enc_status *rc)
+{
+    if (s)
+        *rc |= enc_buf_append_json_string(out, s, strlen(s));
+    else
+        *rc |= enc_buf_append(out, "null", 4);
+}
+
+/* ---- chart rendering ------------------------------------------------------------ */
+
+enum { COL_RANK, COL_KEY, COL_TITLE, COL_ARTIST, COL_PLAYS, COL_LISTENERS, COL_MINUTES, NCOLS };
+
+typedef struct {
+    char rank[24], plays[24], listeners[24], minutes[32];
+    const char *text[NCOLS];
+} chart_cells;
+
+static const char unknown_name[] = "(unknown)";
+
+static void fill_cells(const enc_chart *c, size_t i, bool for_table, chart_cells *cc)
+{
+    const enc_chart_row *r = &c->rows[i];
+    snprintf(cc->rank, sizeof cc->rank, "%zu", i + 1);
+    snprintf(cc->plays, sizeof cc->plays, "%" PRId64, r->plays);
+    snprintf(cc->listeners, sizeof cc->listeners, "%" PRId64, r->listeners);
+    format_minutes(r->seconds, cc->minutes);
+    const char *unk = for_table ? unknown_name : NULL;
+    cc->text[COL_RANK] = cc->rank;
+    cc->text[COL_KEY] = r->key;
+    cc->text[COL_TITLE] = r->title ? r->title : unk;
+    cc->text[COL_ARTIST] = r->artist ? r->artist : unk;
+    cc->text[COL_PLAYS] = cc->plays;
+    cc->text[COL_LISTENERS] = cc->listeners;
+    cc->text[COL_MINUTES] = cc->minutes;
+}
+
+/* The columns shown for this chart, in order; returns how many. */
+static size_t chart_columns(const enc_chart *c, int cols[NCOLS], const char *names[NCOLS])
+{
+    size_t n = 0;
+    cols[n] = COL_RANK, names[n++] = "rank";
+    if (c->by == ENC_BY_SONG) {
+        cols[n] = COL_KEY, names[n++] = "song_id";
+        cols[n] = COL_TITLE, names[n++] = "title";
+        cols[n] = COL_ARTIST, names[n++] = "artist";
+    } else {
+        cols[n] = COL_KEY, names[n++] = by_names[c->by];
+    }
+    cols[n] = COL_PLAYS, names[n++] = "plays";
+    cols[n] = COL_LISTENERS, names[n++] = "listeners";
+    cols[n] = COL_MINUTES, names[n++] = "minutes";
+    return n;
+}
+
+static bool numeric(int col)
+{
+    return col == COL_RANK || col == COL_PLAYS || col == COL_LISTENERS || col == COL_MINUTES;
+}
+
+static void render_table(const enc_chart *c, enc_buf *out, enc_status *rc)
+{
+    *rc |= enc_buf_appendf(out, "%s\n\n", c->title);
+    if (c->n == 0) {
+        *rc |= enc_buf_appendf(out, "no plays in this period\n");
+        return;
+    }
+    int cols[NCOLS];
+    const char *names[NCOLS];
+    size_t ncols = chart_columns(c, cols, names), width[NCOLS];
+    for (size_t k = 0; k < ncols; k++)
+        width[k] = text_put(NULL, names[k], CELL_MAX_WIDTH, rc);
+    chart_cells cc;
+    for (size_t i = 0; i < c->n; i++) {
+        fill_cells(c, i, true, &cc);
+        for (size_t k = 0; k < ncols; k++) {
+            size_t w = text_put(NULL, cc.text[cols[k]], CELL_MAX_WIDTH, rc);
+            if (w > width[k])
+                width[k] = w;
+        }
+    }
+    for (size_t k = 0; k < ncols; k++)
+        cell(out, names[k], width[k], numeric(cols[k]), k + 1 == ncols, rc);
+    for (size_t i = 0; i < c->n; i++) {
+        fill_cells(c, i, true, &cc);
+        for (size_t k = 0; k < ncols; k++)
+            cell(out, cc.text[cols[k]], width[k], numeric(cols[k]), k + 1 == ncols, rc);
+    }
+}
+
+static void render_csv(const enc_chart *c, enc_buf *out, enc_status *rc)
+{
+    int cols[NCOLS];
+    const char *names[NCOLS];
+    size_t ncols = chart_columns(c, cols, names);
+    for (size_t k = 0; k < ncols; k++)
+        csv_field(out, names[k], k + 1 == ncols, rc);
+    chart_cells cc;
+    for (size_t i = 0; i < c->n; i++) {
+        fill_cells(c, i, false, &cc);
+        for (size_t k = 0; k < ncols; k++)
+            csv_field(out, cc.text[cols[k]], k + 1 == ncols, rc);
+    }
+}
+
+static void render_json(const enc_chart *c, enc_buf *out, enc_status *rc)
+{
+    bool all = c->period.kind == ENC_PERIOD_ALL;
+    *rc |= enc_buf_append(out, "{\"title\":", 9);
+    json_str(out, c->title, rc);
+    *rc |= enc_buf_appendf(out, ",\"by\":\"%s\",\"metric\":\"%s\",\"from\":", by_names[c->by], metric_names[c->metric]);
+    json_str(out, all ? NULL : c->period.from, rc);
+    *rc |= enc_buf_append(out, ",\"to\":", 6);
+    json_str(out, all ? NULL : c->period.to, rc);
+    *rc |= enc_buf_append(out, ",\"rows\":[", 9);
+    int cols[NCOLS];
+    const char *names[NCOLS];
+    size_t ncols = chart_columns(c, cols, names);
+    chart_cells cc;
+    for (size_t i = 0; i < c->n; i++) {
+        fill_cells(c, i, false, &cc);
+        *rc |= enc_buf_append(out, i ? ",\n{" : "\n{", i ? 3 : 2);
+        for (size_t k = 0; k < ncols; k++) {
+            *rc |= enc_buf_appendf(out, "%s\"%s\":", k ? "," : "", names[k]);
+            if (numeric(cols[k]))
+                *rc |= enc_buf_append(out, cc.text[cols[k]], strlen(cc.text[cols[k]]));
+            else
+                json_str(out, cc.text[cols[k]], rc);
+        }
+        *rc |= enc_buf_appendc(out, '}');
+    }
+    *rc |= enc_buf_append(out, c->n ? "\n]}\n" : "]}\n", c->n ? 4 : 3);
+}
+
+enc_status enc_chart_render(const enc_chart *c, enc_report_format f, enc_buf *out)
+{
+    enc_status rc = ENC_OK;
+    switch (f) {
+    case ENC_FORMAT_TABLE:
+        render_table(c, out, &rc);
+        break;
+    case ENC_FORMAT_CSV:
+        render_csv(c, out, &rc);
+        break;
+    case ENC_FORMAT_JSON:
+        render_json(c, out, &rc);
+        break;
+    }
+    return rc == ENC_OK ? ENC_OK : ENC_ERROR;
+}
+
+/* ---- wrapped -------------------------------------------------------------------- */
+
+/* Every query is one index range: user_id = ?1 AND ?2 <= event_time < ?3. */
+#define WRAPPED_WHERE "FROM \"%s\" WHERE user_id = ?1 AND event_time >= ?2 AND event_time < ?3"
+static const char wrapped_totals_sql[] =
+    "SELECT count(*), coalesce(sum(duration), 0), count(DISTINCT song_id), count(DISTINCT artist) " WRAPPED_WHERE;
+static const char wrapped_songs_sql[] =
+    "SELECT song_id, max(title), max(artist), count(*) AS plays " WRAPPED_WHERE
+    " AND song_id IS NOT NULL GROUP BY song_id ORDER BY plays DESC, song_id LIMIT 5";
+static const char wrapped_artists_sql[] = "SELECT artist, count(*) AS plays " WRAPPED_WHERE
+                                          " AND artist IS NOT NULL GROUP BY artist ORDER BY plays DESC, artist LIMIT 5";
+static const char wrapped_genre_sql[] = "SELECT genre, count(*) AS plays " WRAPPED_WHERE
+                                        " AND genre IS NOT NULL GROUP BY genre ORDER BY plays DESC, genre LIMIT 1";
+static const char wrapped_device_sql[] = "SELECT device, count(*) AS plays " WRAPPED_WHERE
+                                         " AND device IS NOT NULL GROUP BY device ORDER BY plays DESC, device LIMIT 1";
+
+typedef struct {
+    const char *user;
+    char from[16];
+    char to[16];
+} wrapped_span;
+
+typedef enc_status (*row_fn)(sqlite3_stmt *st, size_t i, enc_wrapped *w, enc_err *err);
+
+static enc_status wrapped_run(sqlite3 *db, const char *table, const char *sql, const wrapped_span *sp, enc_wrapped *w,
+                              row_fn fn, enc_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare_t(db, sql, table, &st, err) != ENC_OK)
+        return ENC_ERROR;
+    sqlite3_bind_text(st, 1, sp->user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sp->from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sp->to, -1, SQLITE_STATIC);
+    enc_status rc = ENC_OK;
+    int s = SQLITE_DONE;
+    size_t i = 0;
+    while (rc == ENC_OK && (s = sqlite3_step(st)) == SQLITE_ROW)
+        rc = fn(st, i++, w, err);
+    if (rc == ENC_OK && s != SQLITE_DONE)
+        rc = sql_fail(db, "reading the user's plays", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static enc_status oom(enc_err *err)
+{
+    return enc_err_set(err, "out of memory reading the user's plays");
+}
+
+static enc_status totals_row(sqlite3_stmt *st, size_t i, enc_wrapped *w, enc_err *err)
+{
+    w->plays = sqlite3_column_int64(st, 0);
+    w->seconds = sqlite3_column_int64(st, 1);
+    w->songs = sqlite3_column_int64(st, 2);
+    w->artists = sqlite3_column_int64(st, 3);
+    return ENC_OK;
+}
+
+static enc_status song_row(sqlite3_stmt *st, size_t i, enc_wrapped *w, enc_err *err)
+{
+    if (i >= ENC_WRAPPED_TOP)
+        return ENC_OK;
+    enc_wrapped_song *s = &w->top_songs[w->n_songs++];
+    bool fail = false;
+    s->song_id = dup_column(st, 0, &fail);
+    s->title = dup_column(st, 1, &fail);
+    s->artist = dup_column(st, 2, &fail);
+    s->plays = sqlite3_column_int64(st, 3);
+    return fail || !s->song_id ? oom(err) : ENC_OK;
+}
+
+static enc_status artist_row(sqlite3_stmt *st, size_t i, enc_wrapped *w, enc_err *err)
+{
+    if (i >= ENC_WRAPPED_TOP)
+        return ENC_OK;
+    enc_wrapped_item *a = &w->top_artists[w->n_artists++];
+    bool fail = false;
+    a->name = dup_column(st, 0, &fail);
+    a->plays = sqlite3_column_int64(st, 1);
+    return fail || !a->name ? oom(err) : ENC_OK;
+}
+
+static enc_status genre_row(sqlite3_stmt *st, size_t i, enc_wrapped *w, enc_err *err)
+{
+    bool fail = false;
+    w->top_genre = dup_column(st, 0, &fail);
+    return fail ? oom(err) : ENC_OK;
+}
+
+static enc_status device_row(sqlite3_stmt *st, size_t i, enc_wrapped *w, enc_err *err)
+{
+    bool fail = false;
+    w->top_device = dup_column(st, 0, &fail);
+    return fail ? oom(err) : ENC_OK;
+}
+
+void enc_wrapped_free(enc_wrapped *w)
+{
+    for (size_t i = 0; i < w->n_songs; i++) {
+        enc_free(w->top_songs[i].song_id);
+        enc_free(w->top_songs[i].title);
+        enc_free(w->top_songs[i].artist);
+    }
+    for (size_t i = 0; i < w->n_artists; i++)
+        enc_free(w->top_artists[i].name);
+    enc_free(w->top_genre);
+    enc_free(w->top_device);
+    w->n_songs = w->n_artists = 0;
+    w->top_genre = w->top_device = NULL;
+}
+
+enc_status enc_wrapped_query(sqlite3 *db, const char *table, const char *user, int year, enc_wrapped *w, enc_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->user = user;
+    w->year = year;
+    if (year < 1 || year > 9999)
+        return enc_err_set(err, "year %d is out of range 0001-9999", year);
+    /* event_time is 'YYYY-MM-DD HH:MM:SS…': 'YYYY-13' sorts after every time of year
+     * YYYY and before year YYYY+1, and works for 9999 too. */
+    wrapped_span sp = {.user = user};
+    snprintf(sp.from, sizeof sp.from, "%04d-01-01", year);
+    snprintf(sp.to, sizeof sp.to, "%04d-13", year);
+    enc_status rc = wrapped_run(db, table, wrapped_totals_sql, &sp, w, totals_row, err);
+    if (rc == ENC_OK && w->plays > 0) {
+        rc = wrapped_run(db, table, wrapped_songs_sql, &sp, w, song_row, err);
+        if (rc == ENC_OK)
+            rc = wrapped_run(db, table, wrapped_artists_sql, &sp, w, artist_row, err);
+        if (rc == ENC_OK)
+            rc = wrapped_run(db, table, wrapped_genre_sql, &sp, w, genre_row, err);
+        if (rc == ENC_OK)
+            rc = wrapped_run(db, table, wrapped_device_sql, &sp, w, device_row, err);
+    }
+    if (rc != ENC_OK)
+        enc_wrapped_free(w);
+    return rc;
+}
+
+static const char *plural(int64_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+/* "label" padded to a fixed column, then the value, for the report's summary block. */
+static void line_kv(enc_buf *out, const char *label, const char *value, enc_status *rc)
+{
+    *rc |= enc_buf_appendf(out, "  %-18s ", label);
+    text_put(out, value, SIZE_MAX, rc);
+    *rc |= enc_buf_appendc(out, '\n');
+}
+
+static void render_wrapped_text(const enc_wrapped *w, enc_buf *out, enc_status *rc)
+{
+    if (w->plays == 0) {
+        *rc |= enc_buf_append(out, "No plays by ", 12);
+        text_put(out, w->user, CELL_MAX_WIDTH, rc);
+        *rc |= enc_buf_appendf(out, " in %04d: nothing to wrap yet.\n", w->year);
+        return;
+    }
+    char num[32];
+    text_put(out, w->user, CELL_MAX_WIDTH, rc);
+    *rc |= enc_buf_appendf(out, "'s %04d, wrapped\n\n", w->year);
+    format_minutes(w->seconds, num);
+    line_kv(out, "minutes listened", num, rc);
+    snprintf(num, sizeof num, "%" PRId64, w->plays);
+    line_kv(out, "plays", num, rc);
+    snprintf(num, sizeof num, "%" PRId64, w->songs);
+    line_kv(out, "different songs", num, rc);
+    snprintf(num, sizeof num, "%" PRId64, w->artists);
+    line_kv(out, "different artists", num, rc);
+    line_kv(out, "top genre", w->top_genre ? w->top_genre : unknown_name, rc);
+    line_kv(out, "most-used device", w->top_device ? w->top_device : unknown_name, rc);
+
+    *rc |= enc_buf_append(out, "\n  top songs\n", 13);
+    for (size_t i = 0; i < w->n_songs; i++) {
+        const enc_wrapped_song *s = &w->top_songs[i];
+        *rc |= enc_buf_appendf(out, "    %zu. ", i + 1);
+        if (s->title) {
+            text_put(out, s->title, CELL_MAX_WIDTH, rc);
+            *rc |= enc_buf_append(out, " \u2014 ", 5);
+            text_put(out, s->artist ? s->artist : unknown_name, CELL_MAX_WIDTH, rc);
+        } else {
+            text_put(out, s->song_id, CELL_MAX_WIDTH, rc);
+            *rc |= enc_buf_append(out, " (not in songs.csv)", 19);
+        }
+        *rc |= enc_buf_appendf(out, " \u00b7 %" PRId64 " %s\n", s->plays, plural(s->plays, "play", "plays"));
+    }
+    if (w->n_artists) {
+        *rc |= enc_buf_append(out, "\n  top artists\n", 15);
+        for (size_t i = 0; i < w->n_artists; i++) {
+            const enc_wrapped_item *a = &w->top_artists[i];
+            *rc |= enc_buf_appendf(out, "    %zu. ", i + 1);
+            text_put(out, a->name, CELL_MAX_WIDTH, rc);
+            *rc |= enc_buf_appendf(out, " \u00b7 %" PRId64 " %s\n", a->plays, plural(a->plays, "play", "plays"));
+        }
+    }
+}
+
+static void render_wrapped_json(const enc_wrapped *w, enc_buf *out, enc_status *rc)
+{
+    char minutes[32];
+    format_minutes(w->seconds, minutes);
+    *rc |= enc_buf_append(out, "{\"user\":", 8);
+    json_str(out, w->user, rc);
+    *rc |= enc_buf_appendf(out,
+                           ",\"year\":%d,\"minutes\":%s,\"plays\":%" PRId64 ",\"songs\":%" PRId64
+                           ",\"artists\":%" PRId64 ",\"top_genre\":",
+                           w->year, minutes, w->plays, w->songs, w->artists);
+    json_str(out, w->top_genre, rc);
+    *rc |= enc_buf_append(out, ",\"top_device\":", 14);
+    json_str(out, w->top_device, rc);
+    *rc |= enc_buf_append(out, ",\"top_songs\":[", 14);
+    for (size_t i = 0; i < w->n_songs; i++) {
+        const enc_wrapped_song *s = &w->top_songs[i];
+        *rc |= enc_buf_appendf(out, "%s{\"rank\":%zu,\"song_id\":", i ? "," : "", i + 1);
+        json_str(out, s->song_id, rc);
+        *rc |= enc_buf_append(out, ",\"title\":", 9);
+        json_str(out, s->title, rc);
+        *rc |= enc_buf_append(out, ",\"artist\":", 10);
+        json_str(out, s->artist, rc);
+        *rc |= enc_buf_appendf(out, ",\"plays\":%" PRId64 "}", s->plays);
+    }
+    *rc |= enc_buf_append(out, "],\"top_artists\":[", 17);
+    for (size_t i = 0; i < w->n_artists; i++) {
+        const enc_wrapped_item *a = &w->top_artists[i];
+        *rc |= enc_buf_appendf(out, "%s{\"rank\":%zu,\"artist\":", i ? "," : "", i + 1);
+        json_str(out, a->name, rc);
+        *rc |= enc_buf_appendf(out, ",\"plays\":%" PRId64 "}", a->plays);
+    }
+    *rc |= enc_buf_append(out, "]}\n", 3);
+}
+
+enc_status enc_wrapped_render(const enc_wrapped *w, enc_report_format f, enc_buf *out)
+{
+    enc_status rc = ENC_OK;
+    if (f == ENC_FORMAT_JSON)
+        render_wrapped_json(w, out, &rc);
+    else if (f == ENC_FORMAT_TABLE)
+        render_wrapped_text(w, out, &rc);
+    else
+        return ENC_ERROR;
+    return rc == ENC_OK ? ENC_OK : ENC_ERROR;
+}
