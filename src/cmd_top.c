@@ -57,8 +57,10 @@ static int validate(const top_opts *o, enc_chart *c, enc_report_format *fmt, con
 {
     enc_err err = {{0}};
     const enc_sink_ops *sink = enc_sink_lookup(o->sink, path);
-    if (!sink || sink != &enc_sink_sqlite)
+    if (!sink)
         return usage_error("unknown sink '%s'; use sqlite:PATH", o->sink);
+    if (sink != &enc_sink_sqlite)
+        return usage_error("--sink '%s': reports read SQLite only; use sqlite:PATH", o->sink);
     if (enc_chart_by_parse(o->by, &c->by) != ENC_OK)
         return usage_error("--by '%s' is not valid; use song, artist, genre, country or device", o->by);
     if (enc_chart_metric_parse(o->metric, &c->metric) != ENC_OK)

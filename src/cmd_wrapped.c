@@ -42,8 +42,10 @@ static int usage_error(const char *fmt, ...)
 static int validate(const wrapped_opts *o, int *year, enc_report_format *fmt, const char **path)
 {
     const enc_sink_ops *sink = enc_sink_lookup(o->sink, path);
-    if (!sink || sink != &enc_sink_sqlite)
+    if (!sink)
         return usage_error("unknown sink '%s'; use sqlite:PATH", o->sink);
+    if (sink != &enc_sink_sqlite)
+        return usage_error("--sink '%s': reports read SQLite only; use sqlite:PATH", o->sink);
     if (o->user[0] == '\0')
         return usage_error("--user must not be empty; give a user_id from users.csv");
     if (enc_report_year_parse(o->year, year) != ENC_OK)

@@ -1,0 +1,682 @@
+/* test_report — unit tests for src/report.c: period flags, headings, chart and wrapped
+ * queries on in-memory fixture tables (daily rows with real HLL sketches), rendering
+ * (table sanitising and alignment, CSV quoting, JSON escaping, minute rounding), opening
+ * files read-only, corrupt sketches, and every allocation failing in turn.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "harness.h"
+#include "hash.h"
+#include "hll.h"
+#include "report.h"
+#include "sql_hll.h"
+
+/* ---- periods ---- */
+
+static enc_status period(const char *y, const char *m, const char *d, const char *from, const char *to, enc_period *p,
+                         enc_err *err)
+{
+    enc_period_flags f = {.year = y, .month = m, .day = d, .from = from, .to = to};
+    return enc_period_parse(&f, p, err);
+}
+
+static void test_period_forms(void)
+{
+    enc_period p;
+    enc_err err;
+    T_CHECK(period(NULL, NULL, NULL, NULL, NULL, &p, &err) == ENC_OK);
+    T_CHECK(p.kind == ENC_PERIOD_ALL);
+    T_CHECK_STR(p.from, "0001-01-01");
+    T_CHECK_STR(p.to, "9999-12-31");
+    T_CHECK_STR(p.label, "");
+
+    T_CHECK(period("2025", NULL, NULL, NULL, NULL, &p, &err) == ENC_OK);
+    T_CHECK(p.kind == ENC_PERIOD_YEAR);
+    T_CHECK_STR(p.from, "2025-01-01");
+    T_CHECK_STR(p.to, "2025-12-31");
+    T_CHECK_STR(p.label, "2025");
+
+    T_CHECK(period(NULL, "2024-02", NULL, NULL, NULL, &p, &err) == ENC_OK);
+    T_CHECK(p.kind == ENC_PERIOD_MONTH);
+    T_CHECK_STR(p.from, "2024-02-01");
+    T_CHECK_STR(p.to, "2024-02-29");
+    T_CHECK_STR(p.label, "2024-02");
+    T_CHECK(period(NULL, "2100-02", NULL, NULL, NULL, &p, &err) == ENC_OK);
+    T_CHECK_STR(p.to, "2100-02-28");
+    T_CHECK(period(NULL, "2025-12", NULL, NULL, NULL, &p, &err) == ENC_OK);
+    T_CHECK_STR(p.to, "2025-12-31");
+    T_CHECK(period(NULL, "9999-12", NULL, NULL, NULL, &p, &err) == ENC_OK);
+    T_CHECK_STR(p.to, "9999-12-31");
+
+    T_CHECK(period(NULL, NULL, "2025-04-09", NULL, NULL, &p, &err) == ENC_OK);
+    T_CHECK(p.kind == ENC_PERIOD_DAY);
+    T_CHECK_STR(p.from, "2025-04-09");
+    T_CHECK_STR(p.to, "2025-04-09");
+    T_CHECK_STR(p.label, "2025-04-09");
+
+    T_CHECK(period(NULL, NULL, NULL, "2025-04-01", "2025-04-30", &p, &err) == ENC_OK);
+    T_CHECK(p.kind == ENC_PERIOD_RANGE);
+    T_CHECK_STR(p.from, "2025-04-01");
+    T_CHECK_STR(p.to, "2025-04-30");
+    T_CHECK_STR(p.label, "2025-04-01 \u2026 2025-04-30");
+    T_CHECK(period(NULL, NULL, NULL, "2025-04-01", "2025-04-01", &p, &err) == ENC_OK);
+}
+
+static void expect_period_error(const char *y, const char *m, const char *d, const char *from, const char *to,
+                                const char *want_prefix)
+{
+    enc_period p;
+    enc_err err = {{0}};
+    T_CHECK(period(y, m, d, from, to, &p, &err) == ENC_ERROR);
+    if (strncmp(err.msg, want_prefix, strlen(want_prefix)) != 0)
+        T_CHECK_STR(err.msg, want_prefix);
+}
+
+static void test_period_errors(void)
+{
+    expect_period_error("25", NULL, NULL, NULL, NULL, "--year '25' is not valid");
+    expect_period_error("20255", NULL, NULL, NULL, NULL, "--year '20255' is not valid");
+    expect_period_error("0000", NULL, NULL, NULL, NULL, "--year '0000' is not valid");
+    expect_period_error("+202", NULL, NULL, NULL, NULL, "--year '+202' is not valid");
+    expect_period_error("", NULL, NULL, NULL, NULL, "--year '' is not valid");
+    expect_period_error(NULL, "2025-13", NULL, NULL, NULL, "--month '2025-13' is not valid");
+    expect_period_error(NULL, "2025-00", NULL, NULL, NULL, "--month '2025-00' is not valid");
+    expect_period_error(NULL, "2025-4", NULL, NULL, NULL, "--month '2025-4' is not valid");
+    expect_period_error(NULL, "2025/04", NULL, NULL, NULL, "--month '2025/04' is not valid");
+    expect_period_error(NULL, "2025-04-01", NULL, NULL, NULL, "--month '2025-04-01' is not valid");
+    expect_period_error(NULL, NULL, "2025-02-29", NULL, NULL, "--day '2025-02-29' is not a valid date");
+    expect_period_error(NULL, NULL, "2025-04-9", NULL, NULL, "--day '2025-04-9' is not a valid date");
+    expect_period_error(NULL, NULL, "2025-04-09T00", NULL, NULL, "--day '2025-04-09T00' is not a valid date");
+    expect_period_error(NULL, NULL, NULL, "2025-04-01", NULL, "--from needs --to");
+    expect_period_error(NULL, NULL, NULL, NULL, "2025-04-01", "--to needs --from");
+    expect_period_error(NULL, NULL, NULL, "x", "2025-04-01", "--from 'x' is not a valid date");
+    expect_period_error(NULL, NULL, NULL, "2025-04-01", "y", "--to 'y' is not a valid date");
+    expect_period_error(NULL, NULL, NULL, "2025-04-02", "2025-04-01", "--from 2025-04-02 is after --to 2025-04-01");
+    expect_period_error("2025", "2025-04", NULL, NULL, NULL, "give only one period");
+    expect_period_error(NULL, NULL, "2025-04-01", "2025-04-01", "2025-04-02", "give only one period");
+    expect_period_error("2025", NULL, NULL, NULL, "2025-04-02", "give only one period");
+}
+
+static void test_names(void)
+{
+    enc_chart_by by;
+    enc_chart_metric m;
+    enc_report_format f;
+    T_CHECK(enc_chart_by_parse("country", &by) == ENC_OK && by == ENC_BY_COUNTRY);
+    T_CHECK(enc_chart_by_parse("Song", &by) == ENC_ERROR);
+    T_CHECK(enc_chart_by_parse("", &by) == ENC_ERROR);
+    T_CHECK(enc_chart_metric_parse("minutes", &m) == ENC_OK && m == ENC_METRIC_MINUTES);
+    T_CHECK(enc_chart_metric_parse("seconds", &m) == ENC_ERROR);
+    T_CHECK(enc_report_format_parse("json", &f) == ENC_OK && f == ENC_FORMAT_JSON);
+    T_CHECK(enc_report_format_parse("tsv", &f) == ENC_ERROR);
+    T_CHECK_STR(enc_chart_by_name(ENC_BY_DEVICE), "device");
+    T_CHECK_STR(enc_chart_metric_name(ENC_METRIC_LISTENERS), "listeners");
+}
+
+static void test_titles(void)
+{
+    enc_period p;
+    enc_err err;
+    char t[160];
+    period("2025", NULL, NULL, NULL, NULL, &p, &err);
+    enc_chart_title(ENC_BY_SONG, ENC_METRIC_PLAYS, &p, t, sizeof t);
+    T_CHECK_STR(t, "Song of the Year 2025 \u2014 by plays");
+    enc_chart_title(ENC_BY_GENRE, ENC_METRIC_PLAYS, &p, t, sizeof t);
+    T_CHECK_STR(t, "Top genres of 2025 \u2014 by plays");
+    period(NULL, "2025-04", NULL, NULL, NULL, &p, &err);
+    enc_chart_title(ENC_BY_ARTIST, ENC_METRIC_LISTENERS, &p, t, sizeof t);
+    T_CHECK_STR(t, "Artist of the Month 2025-04 \u2014 by listeners");
+    period(NULL, NULL, "2025-04-09", NULL, NULL, &p, &err);
+    enc_chart_title(ENC_BY_SONG, ENC_METRIC_MINUTES, &p, t, sizeof t);
+    T_CHECK_STR(t, "Song of the Day 2025-04-09 \u2014 by minutes");
+    period(NULL, NULL, NULL, "2025-04-01", "2025-04-30", &p, &err);
+    enc_chart_title(ENC_BY_GENRE, ENC_METRIC_MINUTES, &p, t, sizeof t);
+    T_CHECK_STR(t, "Top genres 2025-04-01 \u2026 2025-04-30 \u2014 by minutes");
+    period(NULL, NULL, NULL, NULL, NULL, &p, &err);
+    enc_chart_title(ENC_BY_COUNTRY, ENC_METRIC_PLAYS, &p, t, sizeof t);
+    T_CHECK_STR(t, "Top countries, all time \u2014 by plays");
+    enc_chart_title(ENC_BY_DEVICE, ENC_METRIC_LISTENERS, &p, t, sizeof t);
+    T_CHECK_STR(t, "Top devices, all time \u2014 by listeners");
+}
+
+/* ---- a daily-table fixture ---- */
+
+static sqlite3 *fixture_db(void)
+{
+    sqlite3 *db = NULL;
+    T_CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    T_CHECK(enc_sql_hll_register(db) == SQLITE_OK);
+    T_CHECK(sqlite3_exec(db,
+                         "CREATE TABLE \"EV_DAILY\" (dimension TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, "
+                         "plays INTEGER NOT NULL, seconds INTEGER NOT NULL, listeners BLOB NOT NULL, title TEXT, "
+                         "artist TEXT, PRIMARY KEY (dimension, key, day)) WITHOUT ROWID;"
+                         "CREATE TABLE \"EV\" (song_id TEXT, user_id TEXT, device TEXT, timestamp TEXT, "
+                         "_rescued_data TEXT, country TEXT, subscription TEXT, title TEXT, artist TEXT, genre TEXT, "
+                         "duration INTEGER, event_time TEXT);"
+                         "CREATE INDEX \"EV_BY_USER\" ON \"EV\" (user_id, event_time);",
+                         NULL, NULL, NULL) == SQLITE_OK);
+    return db;
+}
+
+/* A daily row whose sketch holds users "u<first>" .. "u<first+count-1>". */
+static void daily(sqlite3 *db, const char *dim, const char *key, const char *day, int plays, int seconds, int first,
+                  int count, const char *title, const char *artist)
+{
+    enc_hll *h = enc_hll_new();
+    T_CHECK(h != NULL);
+    for (int i = first; i < first + count; i++) {
+        char u[32];
+        int n = snprintf(u, sizeof u, "u%d", i);
+        T_CHECK(enc_hll_add(h, enc_hash_bytes(u, (size_t)n, 0)) == ENC_OK);
+    }
+    enc_buf b;
+    enc_buf_init(&b, ENC_HLL_BLOB_MAX + 64);
+    T_CHECK(enc_hll_serialize(h, &b) == ENC_OK);
+    sqlite3_stmt *st;
+    T_CHECK(sqlite3_prepare_v2(db, "INSERT INTO \"EV_DAILY\" VALUES (?,?,?,?,?,?,?,?)", -1, &st, NULL) == SQLITE_OK);
+    sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, day, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, plays);
+    sqlite3_bind_int(st, 5, seconds);
+    sqlite3_bind_blob(st, 6, b.data, (int)b.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, artist, -1, SQLITE_STATIC);
+    T_CHECK(sqlite3_step(st) == SQLITE_DONE);
+    sqlite3_finalize(st);
+    enc_buf_free(&b);
+    enc_hll_free(h);
+}
+
+/* Songs A, B, C, D over April and May 2025, built so each metric ranks differently:
+ *   A: 6 plays, users u0..u1 (2), 600 s          B: 4 plays, u0..u3 (4), 400 s
+ *   C: 4 plays, u10..u13 (4), 1200 s              D: 2 plays, u0 (1), 0 s (unknown song)
+ * A's title changed in May: the chart shows the latest. Users repeat across days, so
+ * listeners must come from the union of the day sketches, not their sum. */
+static sqlite3 *chart_fixture(void)
+{
+    sqlite3 *db = fixture_db();
+    daily(db, "song", "A", "2025-04-01", 3, 300, 0, 2, "Old A", "Art");
+    daily(db, "song", "A", "2025-05-01", 3, 300, 0, 2, "New A", "Art");
+    daily(db, "song", "B", "2025-04-02", 2, 200, 0, 3, "Bee", "Art");
+    daily(db, "song", "B", "2025-05-02", 2, 200, 1, 3, "Bee", "Art");
+    daily(db, "song", "C", "2025-04-30", 4, 1200, 10, 4, "Sea, \"the\"", "Other");
+    daily(db, "song", "D", "2025-05-31", 2, 0, 0, 1, NULL, NULL);
+    daily(db, "artist", "Art", "2025-04-01", 7, 700, 0, 3, NULL, NULL);
+    daily(db, "song", "Z", "2024-12-31", 9, 900, 0, 9, "Last year", "Old");
+    return db;
+}
+
+static enc_chart chart_of(enc_chart_by by, enc_chart_metric m, const char *month)
+{
+    enc_chart c = {.by = by, .metric = m};
+    enc_err err;
+    T_CHECK(period(month ? NULL : "2025", month, NULL, NULL, NULL, &c.period, &err) == ENC_OK);
+    return c;
+}
+
+static char *render(const enc_chart *c, enc_report_format f)
+{
+    enc_buf b;
+    enc_buf_init(&b, 1 << 20);
+    T_CHECK(enc_chart_render(c, f, &b) == ENC_OK);
+    char *s = strdup(b.data ? b.data : "");
+    enc_buf_free(&b);
+    return s;
+}
+
+static void test_chart_query_metrics(void)
+{
+    sqlite3 *db = chart_fixture();
+    enc_err err;
+    const char *want[] = {
+        /* plays: A 6; B and C 4 (tie on plays → key); D 2 */
+        "rank,song_id,title,artist,plays,listeners,minutes\n"
+        "1,A,New A,Art,6,2,10.0\n2,B,Bee,Art,4,4,6.7\n3,C,\"Sea, \"\"the\"\"\",Other,4,4,20.0\n4,D,,,2,1,0.0\n",
+        /* listeners: B and C 4 with 4 plays each (→ key); A 2; D 1 */
+        "rank,song_id,title,artist,plays,listeners,minutes\n"
+        "1,B,Bee,Art,4,4,6.7\n2,C,\"Sea, \"\"the\"\"\",Other,4,4,20.0\n3,A,New A,Art,6,2,10.0\n4,D,,,2,1,0.0\n",
+        /* minutes: C 1200 s; A 600; B 400; D 0 */
+        "rank,song_id,title,artist,plays,listeners,minutes\n"
+        "1,C,\"Sea, \"\"the\"\"\",Other,4,4,20.0\n2,A,New A,Art,6,2,10.0\n3,B,Bee,Art,4,4,6.7\n4,D,,,2,1,0.0\n",
+    };
+    for (int m = 0; m < 3; m++) {
+        enc_chart c = chart_of(ENC_BY_SONG, (enc_chart_metric)m, NULL);
+        T_CHECK(enc_chart_query(db, "EV", 10, &c, &err) == ENC_OK);
+        char *s = render(&c, ENC_FORMAT_CSV);
+        T_CHECK_STR(s, want[m]);
+        free(s);
+        enc_chart_free(&c);
+    }
+    enc_chart c = chart_of(ENC_BY_SONG, ENC_METRIC_LISTENERS, NULL);
+    T_CHECK(enc_chart_query(db, "EV", 1, &c, &err) == ENC_OK);
+    T_CHECK(c.n == 1 && strcmp(c.rows[0].key, "B") == 0);
+    enc_chart_free(&c);
+
+    c = chart_of(ENC_BY_SONG, ENC_METRIC_PLAYS, "2025-04");
+    T_CHECK(enc_chart_query(db, "EV", 10, &c, &err) == ENC_OK);
+    T_CHECK(c.n == 3);
+    if (c.n == 3) {
+        T_CHECK_STR(c.rows[0].key, "C"); /* April only: C 4, A 3 (title of April), B 2 */
+        T_CHECK_STR(c.rows[1].title, "Old A");
+        T_CHECK(c.rows[1].listeners == 2 && c.rows[2].listeners == 3);
+    }
+    enc_chart_free(&c);
+
+    c = chart_of(ENC_BY_ARTIST, ENC_METRIC_PLAYS, NULL);
+    T_CHECK(enc_chart_query(db, "EV", 10, &c, &err) == ENC_OK);
+    T_CHECK(c.n == 1 && c.rows[0].title == NULL && c.rows[0].artist == NULL);
+    T_CHECK_STR(c.title, "Artist of the Year 2025 \u2014 by plays");
+    enc_chart_free(&c);
+
+    c = chart_of(ENC_BY_GENRE, ENC_METRIC_PLAYS, NULL);
+    T_CHECK(enc_chart_query(db, "EV", 10, &c, &err) == ENC_OK);
+    T_CHECK(c.n == 0);
+    char *s = render(&c, ENC_FORMAT_TABLE);
+    T_CHECK_STR(s, "Top genres of 2025 \u2014 by plays\n\nno plays in this period\n");
+    free(s);
+    s = render(&c, ENC_FORMAT_JSON);
+    T_CHECK_STR(s, "{\"title\":\"Top genres of 2025 \u2014 by plays\",\"by\":\"genre\",\"metric\":\"plays\","
+                   "\"from\":\"2025-01-01\",\"to\":\"2025-12-31\",\"rows\":[]}\n");
+    free(s);
+    enc_chart_free(&c);
+    sqlite3_close(db);
+}
+
+static void test_chart_listeners_estimate(void)
+{
+    /* 30 days of 2000 users each, sliding by 500 a day: 16500 distinct in all (dense). */
+    sqlite3 *db = fixture_db();
+    char day[16];
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    for (int d = 0; d < 30; d++) {
+        snprintf(day, sizeof day, "2025-06-%02d", d + 1);
+        daily(db, "country", "SE", day, 2000, 0, d * 500, 2000, NULL, NULL);
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    enc_chart c = chart_of(ENC_BY_COUNTRY, ENC_METRIC_LISTENERS, "2025-06");
+    enc_err err;
+    T_CHECK(enc_chart_query(db, "EV", 10, &c, &err) == ENC_OK);
+    T_CHECK(c.n == 1);
+    if (c.n == 1) {
+        double rel = ((double)c.rows[0].listeners - 16500.0) / 16500.0;
+        printf("  report: 30 daily sketches, 16500 distinct users: estimate %" PRId64 " (%+.2f %%)\n",
+               c.rows[0].listeners, rel * 100);
+        T_CHECK(rel > -0.04 && rel < 0.04);
+        T_CHECK(c.rows[0].plays == 60000);
+    }
+    enc_chart_free(&c);
+    sqlite3_close(db);
+}
+
+static void test_chart_corrupt_sketch(void)
+{
+    sqlite3 *db = fixture_db();
+    T_CHECK(sqlite3_exec(db,
+                         "INSERT INTO \"EV_DAILY\" VALUES ('song','A','2025-01-01',1,1,x'0102ff',NULL,NULL);"
+                         "INSERT INTO \"EV_DAILY\" VALUES ('song','B','2025-01-01',2,1,x'',NULL,NULL);",
+                         NULL, NULL, NULL) == SQLITE_OK);
+    for (int m = 0; m < 2; m++) {
+        enc_chart c = chart_of(ENC_BY_SONG, (enc_chart_metric)m, NULL);
+        enc_err err = {{0}};
+        T_CHECK(enc_chart_query(db, "EV", 10, &c, &err) == ENC_ERROR);
+        T_CHECK(c.n == 0 && c.rows == NULL);
+        T_CHECK(strstr(err.msg, "reading the chart") != NULL);
+    }
+    enc_chart c = chart_of(ENC_BY_SONG, ENC_METRIC_PLAYS, NULL);
+    enc_err err = {{0}};
+    T_CHECK(enc_chart_query(db, "NOPE", 10, &c, &err) == ENC_ERROR);
+    T_CHECK(strstr(err.msg, "no such table") != NULL);
+    T_CHECK(enc_chart_query(db, "EV", 0, &c, &err) == ENC_ERROR);
+    T_CHECK(enc_chart_query(db, "EV", ENC_REPORT_LIMIT_MAX + 1, &c, &err) == ENC_ERROR);
+    sqlite3_close(db);
+}
+
+/* ---- rendering ---- */
+
+static enc_chart_row row(const char *key, const char *title, const char *artist, int64_t plays, int64_t l, int64_t s)
+{
+    enc_chart_row r = {.key = (char *)key,
+                       .title = (char *)title,
+                       .artist = (char *)artist,
+                       .plays = plays,
+                       .listeners = l,
+                       .seconds = s};
+    return r;
+}
+
+static void test_render_table(void)
+{
+    enc_chart_row rows[] = {
+        row("S1", "Caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac", "A\tB", 1234, 56, 135), /* é, 東京 (wide), a tab */
+        row("S2", "bad \xff utf8\n", NULL, 7, 7, 3),                              /* invalid byte, newline */
+        row("S3", "0123456789012345678901234567890123456789ABCDEF", "\x1b[31mred", 2, 1, 2), /* too long, ESC */
+    };
+    enc_chart c = chart_of(ENC_BY_SONG, ENC_METRIC_PLAYS, NULL);
+    c.rows = rows;
+    c.n = 3;
+    snprintf(c.title, sizeof c.title, "T");
+    char *s = render(&c, ENC_FORMAT_TABLE);
+    T_CHECK_STR(
+        s,
+        "T\n\n"
+        "rank  song_id  title                                     artist     plays  listeners  minutes\n"
+        "   1  S1       Caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac                                 A B         1234         "
+        "56      2.3\n"
+        "   2  S2       bad \xef\xbf\xbd utf8                                (unknown)      7          7      0.1\n"
+        "   3  S3       012345678901234567890123456789012345678\xe2\x80\xa6   [31mred       2          1      0.0\n");
+    free(s);
+}
+
+static void test_render_csv_json(void)
+{
+    enc_chart_row rows[] = {
+        row("a,b", "say \"hi\"\r\n", NULL, 1, 1, 59),
+        row("plain", "x", "y", 0, 0, 0),
+    };
+    enc_chart c = chart_of(ENC_BY_SONG, ENC_METRIC_MINUTES, NULL);
+    c.rows = rows;
+    c.n = 2;
+    snprintf(c.title, sizeof c.title, "Q \"t\"");
+    char *s = render(&c, ENC_FORMAT_CSV);
+    T_CHECK_STR(s, "rank,song_id,title,artist,plays,listeners,minutes\n"
+                   "1,\"a,b\",\"say \"\"hi\"\"\r\n\",,1,1,1.0\n"
+                   "2,plain,x,y,0,0,0.0\n");
+    free(s);
+    s = render(&c, ENC_FORMAT_JSON);
+    T_CHECK_STR(s, "{\"title\":\"Q \\\"t\\\"\",\"by\":\"song\",\"metric\":\"minutes\",\"from\":\"2025-01-01\","
+                   "\"to\":\"2025-12-31\",\"rows\":[\n"
+                   "{\"rank\":1,\"song_id\":\"a,b\",\"title\":\"say \\\"hi\\\"\\r\\n\",\"artist\":null,\"plays\":1,"
+                   "\"listeners\":1,\"minutes\":1.0},\n"
+                   "{\"rank\":2,\"song_id\":\"plain\",\"title\":\"x\",\"artist\":\"y\",\"plays\":0,\"listeners\":0,"
+                   "\"minutes\":0.0}\n]}\n");
+    free(s);
+
+    enc_chart_row one[] = {row("pop", NULL, NULL, 3, 2, 90)};
+    enc_chart g = chart_of(ENC_BY_GENRE, ENC_METRIC_PLAYS, NULL);
+    g.rows = one;
+    g.n = 1;
+    s = render(&g, ENC_FORMAT_CSV);
+    T_CHECK_STR(s, "rank,genre,plays,listeners,minutes\n1,pop,3,2,1.5\n");
+    free(s);
+}
+
+static void test_minutes_rounding(void)
+{
+    /* seconds → one-decimal minutes, half up: 3 s = 0.05 → 0.1; 2 s → 0.0; 135 s = 2.25 → 2.3 */
+    static const struct {
+        int64_t s;
+        const char *want;
+    } cases[] = {{0, "0.0"},     {2, "0.0"},   {3, "0.1"},
+                 {59, "1.0"},    {60, "1.0"},  {135, "2.3"},
+                 {3597, "60.0"}, {-3, "-0.1"}, {INT64_MAX, "153722867280912930.1"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        enc_chart_row r[] = {row("k", NULL, NULL, 1, 1, cases[i].s)};
+        enc_chart c = chart_of(ENC_BY_DEVICE, ENC_METRIC_PLAYS, NULL);
+        c.rows = r;
+        c.n = 1;
+        char *s = render(&c, ENC_FORMAT_CSV);
+        char want[128];
+        snprintf(want, sizeof want, "rank,device,plays,listeners,minutes\n1,k,1,1,%s\n", cases[i].want);
+        T_CHECK_STR(s, want);
+        free(s);
+    }
+}
+
+static void test_render_cap(void)
+{
+    enc_chart_row rows[] = {row("k", NULL, NULL, 1, 1, 1)};
+    enc_chart c = chart_of(ENC_BY_GENRE, ENC_METRIC_PLAYS, NULL);
+    c.rows = rows;
+    c.n = 1;
+    for (int f = 0; f < 3; f++) {
+        enc_buf b;
+        enc_buf_init(&b, 20);
+        T_CHECK(enc_chart_render(&c, (enc_report_format)f, &b) == ENC_ERROR);
+        enc_buf_free(&b);
+    }
+}
+
+/* ---- wrapped ---- */
+
+static void play(sqlite3 *db, const char *user, const char *song, const char *artist, const char *genre,
+                 const char *device, int duration, const char *time)
+{
+    sqlite3_stmt *st;
+    T_CHECK(sqlite3_prepare_v2(db,
+                               "INSERT INTO \"EV\" (song_id, user_id, device, title, artist, genre, duration, "
+                               "event_time) VALUES (?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN NULL ELSE 'T' || ?1 END, "
+                               "?4, ?5, ?6, ?7)",
+                               -1, &st, NULL) == SQLITE_OK);
+    sqlite3_bind_text(st, 1, song, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, artist, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, genre, -1, SQLITE_STATIC);
+    if (duration >= 0)
+        sqlite3_bind_int(st, 6, duration);
+    sqlite3_bind_text(st, 7, time, -1, SQLITE_STATIC);
+    T_CHECK(sqlite3_step(st) == SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
+static sqlite3 *wrapped_fixture(void)
+{
+    sqlite3 *db = fixture_db();
+    play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2025-01-01 00:00:00");
+    play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2025-03-01 10:00:00");
+    play(db, "me", "s2", "Bob", "rock", "web", 100, "2025-03-02 10:00:00");
+    play(db, "me", "s2", "Bob", "rock", "web", 100, "2025-03-03 10:00:00");
+    play(db, "me", "s3", "Bob", "jazz", "tv", -1, "2025-06-01 10:00:00.5");   /* unknown duration */
+    play(db, "me", "s9", NULL, NULL, "tv", -1, "2025-12-31 23:59:59.999999"); /* unknown song */
+    play(db, "me", "s4", "Cy", "jazz", "mobile", 60, "2025-07-01 10:00:00");
+    play(db, "me", "s5", "Di", "pop", "tv", 60, "2025-07-02 10:00:00");
+    play(db, "me", "s6", "Ed", "pop", "web", 60, "2025-07-03 10:00:00");
+    play(db, "me", "s7", "Fa", "pop", "web", 60, "2025-07-04 10:00:00");
+    play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2024-12-31 23:59:59.999999"); /* other years */
+    play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2026-01-01 00:00:00");
+    play(db, "you", "s1", "Ann", "pop", "mobile", 200, "2025-05-05 05:05:05");
+    play(db, "max", "s1", "Ann", "pop", "mobile", 90, "9999-12-31 23:59:59");
+    return db;
+}
+
+static void test_wrapped_query(void)
+{
+    sqlite3 *db = wrapped_fixture();
+    enc_wrapped w;
+    enc_err err;
+    T_CHECK(enc_wrapped_query(db, "EV", "me", 2025, &w, &err) == ENC_OK);
+    T_CHECK(w.plays == 10);
+    T_CHECK(w.seconds == 200 * 2 + 100 * 2 + 60 * 4);
+    T_CHECK(w.songs == 8);
+    T_CHECK(w.artists == 6);
+    T_CHECK_STR(w.top_genre, "pop");  /* pop 5, rock 2, jazz 2 */
+    T_CHECK_STR(w.top_device, "web"); /* web 4, mobile 3, tv 3 */
+    T_CHECK(w.n_songs == 5 && w.n_artists == 5);
+    if (w.n_songs == 5 && w.n_artists == 5) {
+        T_CHECK_STR(w.top_songs[0].song_id, "s1");
+        T_CHECK_STR(w.top_songs[0].title, "Ts1");
+        T_CHECK(w.top_songs[0].plays == 2);
+        T_CHECK_STR(w.top_songs[1].song_id, "s2");
+        T_CHECK_STR(w.top_songs[2].song_id, "s3"); /* ties at 1 play: by song_id */
+        T_CHECK_STR(w.top_songs[4].song_id, "s5");
+        T_CHECK_STR(w.top_artists[0].name, "Bob"); /* Bob 3 */
+        T_CHECK(w.top_artists[0].plays == 3);
+        T_CHECK_STR(w.top_artists[1].name, "Ann");
+        T_CHECK_STR(w.top_artists[2].name, "Cy");
+        T_CHECK_STR(w.top_artists[4].name, "Ed");
+    }
+    enc_buf b;
+    enc_buf_init(&b, 1 << 16);
+    T_CHECK(enc_wrapped_render(&w, ENC_FORMAT_TABLE, &b) == ENC_OK);
+    T_CHECK_STR(b.data, "me's 2025, wrapped\n\n"
+                        "  minutes listened   14.0\n"
+                        "  plays              10\n"
+                        "  different songs    8\n"
+                        "  different artists  6\n"
+                        "  top genre          pop\n"
+                        "  most-used device   web\n\n"
+                        "  top songs\n"
+                        "    1. Ts1 \u2014 Ann \u00b7 2 plays\n"
+                        "    2. Ts2 \u2014 Bob \u00b7 2 plays\n"
+                        "    3. Ts3 \u2014 Bob \u00b7 1 play\n"
+                        "    4. Ts4 \u2014 Cy \u00b7 1 play\n"
+                        "    5. Ts5 \u2014 Di \u00b7 1 play\n\n"
+                        "  top artists\n"
+                        "    1. Bob \u00b7 3 plays\n"
+                        "    2. Ann \u00b7 2 plays\n"
+                        "    3. Cy \u00b7 1 play\n"
+                        "    4. Di \u00b7 1 play\n"
+                        "    5. Ed \u00b7 1 play\n");
+    enc_buf_free(&b);
+    enc_wrapped_free(&w);
+
+    T_CHECK(enc_wrapped_query(db, "EV", "max", 9999, &w, &err) == ENC_OK);
+    T_CHECK(w.plays == 1 && w.seconds == 90);
+    enc_buf_init(&b, 1 << 16);
+    T_CHECK(enc_wrapped_render(&w, ENC_FORMAT_JSON, &b) == ENC_OK);
+    T_CHECK_STR(b.data, "{\"user\":\"max\",\"year\":9999,\"minutes\":1.5,\"plays\":1,\"songs\":1,\"artists\":1,"
+                        "\"top_genre\":\"pop\",\"top_device\":\"mobile\",\"top_songs\":[{\"rank\":1,\"song_id\":"
+                        "\"s1\",\"title\":\"Ts1\",\"artist\":\"Ann\",\"plays\":1}],\"top_artists\":[{\"rank\":1,"
+                        "\"artist\":\"Ann\",\"plays\":1}]}\n");
+    enc_buf_free(&b);
+    enc_wrapped_free(&w);
+
+    T_CHECK(enc_wrapped_query(db, "EV", "me", 2024, &w, &err) == ENC_OK);
+    T_CHECK(w.plays == 1);
+    enc_wrapped_free(&w);
+    T_CHECK(enc_wrapped_query(db, "EV", "me'--", 2025, &w, &err) == ENC_OK);
+    T_CHECK(w.plays == 0 && w.n_songs == 0 && w.top_genre == NULL);
+    enc_buf_init(&b, 1 << 16);
+    T_CHECK(enc_wrapped_render(&w, ENC_FORMAT_TABLE, &b) == ENC_OK);
+    T_CHECK_STR(b.data, "No plays by me'-- in 2025: nothing to wrap yet.\n");
+    enc_buf_free(&b);
+    enc_wrapped_free(&w);
+    T_CHECK(enc_wrapped_query(db, "NOPE", "me", 2025, &w, &err) == ENC_ERROR);
+    T_CHECK(strstr(err.msg, "no such table") != NULL);
+    T_CHECK(enc_wrapped_query(db, "EV", "me", 0, &w, &err) == ENC_ERROR);
+
+    sqlite3_stmt *st;
+    T_CHECK(sqlite3_prepare_v2(db,
+                               "EXPLAIN QUERY PLAN SELECT count(*) FROM \"EV\" WHERE user_id = ?1 AND "
+                               "event_time >= ?2 AND event_time < ?3",
+                               -1, &st, NULL) == SQLITE_OK);
+    bool indexed = false;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        indexed |= strstr((const char *)sqlite3_column_text(st, 3), "EV_BY_USER") != NULL;
+    sqlite3_finalize(st);
+    T_CHECK(indexed);
+    sqlite3_close(db);
+}
+
+/* ---- files ---- */
+
+static void test_open(void)
+{
+    char dir[] = "/tmp/encore-report.XXXXXX";
+    T_CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    sqlite3 *db = NULL;
+    enc_err err = {{0}};
+
+    snprintf(path, sizeof path, "%s/none.db", dir);
+    T_CHECK(enc_report_open(path, &db, &err) == ENC_ERROR && db == NULL);
+    T_CHECK(strstr(err.msg, "not found") != NULL);
+    T_CHECK(access(path, F_OK) != 0);
+
+    T_CHECK(enc_report_open(dir, &db, &err) == ENC_ERROR && db == NULL);
+    T_CHECK(strstr(err.msg, "is not a database file") != NULL);
+
+    snprintf(path, sizeof path, "%s/text.db", dir);
+    FILE *f = fopen(path, "w");
+    fputs("this is not an sqlite file, but it is long enough to have a header.....................", f);
+    fclose(f);
+    T_CHECK(enc_report_open(path, &db, &err) == ENC_ERROR && db == NULL);
+    T_CHECK(strstr(err.msg, "file is not a database") != NULL);
+    unlink(path);
+
+    snprintf(path, sizeof path, "%s/ok.db", dir);
+    sqlite3 *w;
+    T_CHECK(sqlite3_open(path, &w) == SQLITE_OK);
+    T_CHECK(sqlite3_exec(w, "PRAGMA journal_mode=WAL; CREATE TABLE \"EV_DAILY\" (a)", NULL, NULL, NULL) == SQLITE_OK);
+    T_CHECK(enc_report_open(path, &db, &err) == ENC_OK && db != NULL);
+    bool exists = false;
+    T_CHECK(enc_report_table_exists(db, "EV_DAILY", &exists, &err) == ENC_OK && exists);
+    T_CHECK(enc_report_table_exists(db, "ev_daily", &exists, &err) == ENC_OK);
+    T_CHECK(enc_report_table_exists(db, "EV", &exists, &err) == ENC_OK && !exists);
+    T_CHECK(sqlite3_exec(db, "SELECT encore_hll_count(NULL)", NULL, NULL, NULL) == SQLITE_OK);
+    T_CHECK(sqlite3_exec(db, "CREATE TABLE x (a)", NULL, NULL, NULL) == SQLITE_READONLY);
+    sqlite3_close(db);
+    sqlite3_close(w);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    T_CHECK(system(cmd) == 0);
+}
+
+/* ---- allocation failures ---- */
+
+static void test_alloc_failures(void)
+{
+    sqlite3 *db = chart_fixture();
+    sqlite3 *wdb = wrapped_fixture();
+    int ok_chart = 0, ok_wrapped = 0;
+    long n;
+    for (n = 0; n < 2000 && !(ok_chart && ok_wrapped); n++) {
+        for (int m = 0; m < 3; m++) {
+            enc_chart c = chart_of(ENC_BY_SONG, (enc_chart_metric)m, NULL);
+            enc_err err;
+            enc_alloc_fail_after(n);
+            enc_status rc = enc_chart_query(db, "EV", 10, &c, &err);
+            enc_buf b;
+            enc_buf_init(&b, 1 << 16);
+            if (rc == ENC_OK)
+                rc = enc_chart_render(&c, ENC_FORMAT_TABLE, &b);
+            enc_alloc_fail_after(-1);
+            if (rc == ENC_OK && m == 2)
+                ok_chart = 1;
+            T_CHECK(rc == ENC_OK || rc == ENC_ERROR);
+            enc_buf_free(&b);
+            enc_chart_free(&c);
+        }
+        enc_wrapped w;
+        enc_err err;
+        enc_alloc_fail_after(n);
+        enc_status rc = enc_wrapped_query(wdb, "EV", "me", 2025, &w, &err);
+        enc_alloc_fail_after(-1);
+        if (rc == ENC_OK) {
+            ok_wrapped = 1;
+            T_CHECK(w.plays == 10 && w.n_songs == 5);
+        }
+        enc_wrapped_free(&w);
+    }
+    T_CHECK(ok_chart && ok_wrapped);
+    sqlite3_close(db);
+    sqlite3_close(wdb);
+}
+
+int main(void)
+{
+    T_RUN(test_period_forms);
+    T_RUN(test_period_errors);
+    T_RUN(test_names);
+    T_RUN(test_titles);
+    T_RUN(test_chart_query_metrics);
+    T_RUN(test_chart_listeners_estimate);
+    T_RUN(test_chart_corrupt_sketch);
+    T_RUN(test_render_table);
+    T_RUN(test_render_csv_json);
+    T_RUN(test_minutes_rounding);
+    T_RUN(test_render_cap);
+    T_RUN(test_wrapped_query);
+    T_RUN(test_open);
+    T_RUN(test_alloc_failures);
+    return t_summary("report");
+}
