@@ -15,17 +15,21 @@ echo
 echo "== encore run --once: $data/events -> demo/music.db"
 "$bin" run --events "$data/events" --songs "$data/songs.csv" --users "$data/users.csv" \
     --sink sqlite:demo/music.db --once
+db=sqlite:demo/music.db
 echo
-echo "== Top 10 songs of 2025 by plays"
-sqlite3 -box demo/music.db "SELECT row_number() OVER (ORDER BY count(*) DESC, song_id) AS rank, song_id,
-    title, artist, count(*) AS plays FROM MUSIC_EVENTS WHERE event_time LIKE '2025-%'
-    GROUP BY song_id ORDER BY plays DESC, song_id LIMIT 10"
+"$bin" top --sink "$db" --by song --year 2025 --limit 10
 echo
-echo "== Top 10 artists of 2025 by plays"
-sqlite3 -box demo/music.db "SELECT row_number() OVER (ORDER BY count(*) DESC, artist) AS rank, artist,
-    count(*) AS plays, count(DISTINCT user_id) AS listeners FROM MUSIC_EVENTS
-    WHERE event_time LIKE '2025-%' AND artist IS NOT NULL GROUP BY artist ORDER BY plays DESC, artist LIMIT 10"
+"$bin" top --sink "$db" --by artist --year 2025 --limit 10
 echo
-echo "== Quarantine by reason"
-sqlite3 -box demo/music.db "SELECT reason, count(*) AS records FROM MUSIC_EVENTS_QUARANTINE
-    GROUP BY reason ORDER BY records DESC LIMIT 10"
+"$bin" top --sink "$db" --by genre --year 2025 --metric minutes --limit 5
+echo
+"$bin" top --sink "$db" --by country --year 2025 --metric listeners --limit 5
+echo
+# The most active listener of the year gets a Wrapped.
+fan=$(sqlite3 demo/music.db "SELECT user_id FROM MUSIC_EVENTS WHERE event_time >= '2025-01-01'
+    AND event_time < '2026-01-01' GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 1")
+"$bin" wrapped --sink "$db" --user "$fan" --year 2025
+echo
+echo "== Quarantine by reason (MUSIC_EVENTS_QUARANTINE)"
+sqlite3 -box demo/music.db "SELECT CASE WHEN reason LIKE 'invalid JSON%' THEN 'invalid JSON' ELSE reason END
+    AS reason, count(*) AS records FROM MUSIC_EVENTS_QUARANTINE GROUP BY 1 ORDER BY records DESC LIMIT 10"
