@@ -59,7 +59,10 @@ check_eq "database integrity" "$(sql 'PRAGMA integrity_check')" "ok"
 "$ENCORE" run --events "$WORK/data/events" --songs "$WORK/data/songs.csv" --users "$WORK/data/users.csv" \
     --sink "sqlite:$DB" --quiet >/dev/null 2>&1 &
 pid=$!
-locked() { [ -f "$DB.MUSIC_EVENTS.lock" ] && ! flock -n "$DB.MUSIC_EVENTS.lock" true; }
+# encore takes the lock before it opens the database, so an open database file means the
+# lock is held. (Probing with flock(1) would itself hold the lock for a moment and could
+# make the first writer the refused one.)
+locked() { ls -l "/proc/$pid/fd" 2>/dev/null | grep -q -- "-> $DB\$"; }
 wait_until 10 locked
 err=$(run "$DB" --once 2>&1)
 check_eq "second writer exits 2" "$?" "2"
