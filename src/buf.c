@@ -64,6 +64,37 @@ enc_status enc_buf_appendf(enc_buf *b, const char *fmt, ...)
     return ENC_OK;
 }
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates,
+ * nothing above U+10FFFF), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (avail < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++)
+        if (p[k] < 0x80 || p[k] > 0xBF)
+            return 0;
+    return len;
+}
+
 enc_status enc_buf_append_json_string(enc_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -72,6 +103,18 @@ enc_status enc_buf_append_json_string(enc_buf *b, const char *s, size_t n)
     size_t run = 0; /* start of the pending run of bytes that need no escape */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t len = utf8_len((const unsigned char *)s + i, n - i);
+            if (len) {
+                i += len - 1;
+                continue;
+            }
+            /* Not UTF-8: JSON text must be, so the byte becomes U+FFFD. */
+            if (enc_buf_append(b, s + run, i - run) != ENC_OK || enc_buf_append(b, "\\ufffd", 6) != ENC_OK)
+                return ENC_ERROR;
+            run = i + 1;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         if (enc_buf_append(b, s + run, i - run) != ENC_OK)

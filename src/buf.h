@@ -22,7 +22,8 @@ void enc_buf_init(enc_buf *b, size_t cap);
 enc_status enc_buf_append(enc_buf *b, const void *p, size_t n);
 enc_status enc_buf_appendc(enc_buf *b, char c);
 enc_status enc_buf_appendf(enc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
+/* Appends s as a JSON string literal, quotes included, escaping as RFC 8259 requires;
+ * bytes that are not UTF-8 become U+FFFD so the result is always valid JSON. */
 enc_status enc_buf_append_json_string(enc_buf *b, const char *s, size_t n);
 void enc_buf_reset(enc_buf *b);
 void enc_buf_free(enc_buf *b);
