@@ -79,8 +79,9 @@ static void print_warning(void *arg, const char *msg)
 static void print_progress(void *arg, const enc_pipeline_stats *st)
 {
     (void)arg;
-    fprintf(stderr, "\rencore: %lld files, %lld events, %lld rows, %lld quarantined   ", (long long)st->files,
-            (long long)st->events, (long long)st->rows, (long long)st->quarantined);
+    double rate = st->seconds > 0 ? (double)st->events / st->seconds : 0;
+    fprintf(stderr, "\rencore: %lld files, %lld events, %lld rows, %lld quarantined, %.0f events/s   ",
+            (long long)st->files, (long long)st->events, (long long)st->rows, (long long)st->quarantined, rate);
 }
 
 static int check_file(const char *flag, const char *path, const char *what)

@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     const enc_pipeline_config *cfg;
     void *sink_ctx;
+    int64_t started_us;
     enc_dedup *dedup; /* reader thread only; NULL when the watermark is 0 */
     batch_queue q;
 } pipeline;
@@ -293,6 +294,7 @@ static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_er
             enc_pipeline_stats st;
             snapshot(&p->q, &st);
             st.files = (int64_t)files->n;
+            st.seconds = (double)(now - p->started_us) / 1e6;
             cfg->progress(cfg->progress_arg, &st);
             last_progress = now;
         }
@@ -330,7 +332,7 @@ static enc_status start(pipeline *p, void *src_ctx, bool *source_opened, enc_err
 enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *st, enc_err *err)
 {
     int64_t t0 = enc_mono_us();
-    pipeline p = {.cfg = cfg};
+    pipeline p = {.cfg = cfg, .started_us = t0};
     enc_batch batches[NBATCH];
     ptr_set files = {0};
     enc_status rc = ENC_ERROR;
