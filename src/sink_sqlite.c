@@ -76,6 +76,18 @@ static enc_status prepare(sqlite_ctx *c, sqlite3_stmt **st, enc_err *err, const 
     return rc == SQLITE_OK ? ENC_OK : db_fail(c, rc, "prepare", err);
 }
 
+/* _ENCORE_CHECKPOINT.committed_at_us came after the first release: a checkpoint made
+ * before it gets the column (NULL for its old rows). */
+static enc_status add_committed_at(sqlite_ctx *c, enc_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT committed_at_us FROM \"_ENCORE_CHECKPOINT\" LIMIT 0", -1, &st, NULL);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK)
+        return ENC_OK;
+    return exec(c, "ALTER TABLE \"_ENCORE_CHECKPOINT\" ADD COLUMN committed_at_us INTEGER", err);
+}
+
 static enc_status create_schema(sqlite_ctx *c, enc_err *err)
 {
     char sql[2048];
@@ -88,7 +100,7 @@ static enc_status create_schema(sqlite_ctx *c, enc_err *err)
              "raw TEXT, ingested_at TEXT);"
              "CREATE TABLE IF NOT EXISTS \"_ENCORE_CHECKPOINT\" (pipeline TEXT NOT NULL, source_key TEXT NOT NULL, "
              "identity INTEGER, offset INTEGER, line INTEGER, state INTEGER, updated_at TEXT, "
-             "PRIMARY KEY (pipeline, source_key));"
+             "committed_at_us INTEGER, PRIMARY KEY (pipeline, source_key));"
              "CREATE TABLE IF NOT EXISTS \"_ENCORE_BATCHES\" (batch_id INTEGER PRIMARY KEY, pipeline TEXT, "
              "committed_at TEXT, events INTEGER, rows INTEGER, quarantined INTEGER, rescued INTEGER, "
              "bytes INTEGER, duplicates INTEGER);"
@@ -102,7 +114,9 @@ static enc_status create_schema(sqlite_ctx *c, enc_err *err)
              "rule TEXT NOT NULL, column_name TEXT, action TEXT NOT NULL, evaluated INTEGER NOT NULL, "
              "failed INTEGER NOT NULL, samples TEXT, checked_at TEXT NOT NULL);",
              t, t, t, t, t);
-    return exec(c, sql, err);
+    if (exec(c, sql, err) != ENC_OK)
+        return ENC_ERROR;
+    return add_committed_at(c, err);
 }
 
 static enc_status prepare_all(sqlite_ctx *c, enc_err *err)
@@ -119,9 +133,10 @@ static enc_status prepare_all(sqlite_ctx *c, enc_err *err)
         return ENC_ERROR;
     if (prepare(c, &c->put_pos, err,
                 "INSERT INTO \"_ENCORE_CHECKPOINT\" (pipeline, source_key, identity, offset, line, state, "
-                "updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (pipeline, source_key) DO UPDATE SET "
-                "identity = excluded.identity, offset = excluded.offset, line = excluded.line, "
-                "state = excluded.state, updated_at = excluded.updated_at") != ENC_OK)
+                "updated_at, committed_at_us) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (pipeline, source_key) DO UPDATE "
+                "SET identity = excluded.identity, offset = excluded.offset, line = excluded.line, "
+                "state = excluded.state, updated_at = excluded.updated_at, "
+                "committed_at_us = excluded.committed_at_us") != ENC_OK)
         return ENC_ERROR;
     if (prepare(c, &c->put_agg, err,
                 "INSERT INTO \"%s_DAILY\" (dimension, key, day, plays, seconds, listeners, title, artist) "
@@ -418,6 +433,7 @@ static enc_status sq_record_positions(void *ctx, const enc_position *p, size_t n
     sqlite3_stmt *st = c->put_pos;
     char now[ENC_TS_FORMAT_MAX];
     now_text(now);
+    int64_t now_us = enc_wall_us(); /* the pipeline records positions last, just before COMMIT */
     for (size_t i = 0; i < n; i++) {
         sqlite3_bind_text(st, 1, c->cfg.pipeline, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, p[i].key, -1, SQLITE_STATIC);
@@ -426,6 +442,7 @@ static enc_status sq_record_positions(void *ctx, const enc_position *p, size_t n
         sqlite3_bind_int64(st, 5, p[i].line);
         sqlite3_bind_int64(st, 6, p[i].state);
         sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, now_us);
         enc_status s = step_reset(c, st, "record checkpoint", err);
         if (s != ENC_OK)
             return s;
