@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # deps.sh — install the Debian packages encore needs that are missing, and nothing else.
-# usage: scripts/deps.sh [build|test|demo|bench]   (all currently need the same set)
+# usage: scripts/deps.sh [build|test|demo|bench]   (bench also needs GNU time for peak RSS)
 set -euo pipefail
 
 need=(gcc make clang libclang-rt-14-dev pkg-config libsqlite3-dev sqlite3 zlib1g-dev)
+[ "${1:-build}" = bench ] && need+=(time)
 
 missing=()
 for p in "${need[@]}"; do

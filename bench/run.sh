@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR — `make bench`: encore's workloads, one table of medians.
+#
+# Workloads (events/s and MB/s are over the processing time: the one-off load of
+# songs.csv and users.csv is shown apart as "load s"; "wall s" is the whole process):
+#   1 parse          bench_parse: read each file, frame it, parse every record into its
+#                    fields and check the required ones; nothing kept. One thread.
+#   2 enrich         bench_parse --enrich: the reader thread's enrichment (parse, event_time,
+#                    song and user joins, rescued JSON) in batches of 100k, one thread.
+#   2 null sink      encore run --once --sink null: — the whole pipeline (two threads: dedup,
+#                    row sort and aggregates included) with a sink that keeps nothing.
+#   3 sqlite         encore run --once into a fresh SQLite file (defaults: WAL, sync=full,
+#                    aggregates, 24h dedup watermark); and the same with --no-aggregates.
+#   4 latency        encore run (watch mode, inotify) while bench_drop writes files of 1,000
+#                    events at a steady 100k events/s for 30 s (dot name, close, rename).
+#                    Latency per file = _ENCORE_CHECKPOINT.committed_at_us (taken just before
+#                    COMMIT, so the commit's own fsync is not in it) - the file's close time.
+#                    p50/p99/max over all files of a run; the median of the runs is shown.
+#                    Its events/s is the sustained rate: events / (last commit - first close);
+#                    below the offered rate means encore fell behind and latency grew.
+#   5 scale          workload 3 (with aggregates) on 1M and 10M events (50M with
+#                    BENCH_LARGE=1): how time and peak RSS grow with stream length.
+# Peak RSS is GNU time's %M (the largest resident set of the process, KiB → MiB).
+# Datasets come from `encore gen` (100k songs, 1M users, seed 42), cached in bench/cache/
+# by size and by the checksum of src/gen.c. Every workload runs BENCH_RUNS times (3);
+# the table shows medians. BENCH_QUICK=1: small data, one run each, 5 s of latency.
+# The table is also written to bench/cache/last-run.md. For profiling one workload:
+# BENCH_ONLY="2 4" (workload numbers), BENCH_LAT_RATE=N, BENCH_LAT_SECONDS=N.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-bench}
+ENCORE=$PWD/$build/encore
+PARSE=$PWD/$build/bench_parse
+DROP=$PWD/$build/bench_drop
+source bench/lib.sh
+for tool in "$ENCORE" "$PARSE" "$DROP" "$TIME" sqlite3; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (run: make bench)" >&2; exit 2; }
+done
+
+LAT_RATE=${BENCH_LAT_RATE:-100000} LAT_PER_FILE=1000
+LAT_SECONDS=${BENCH_LAT_SECONDS:-$LAT_SECONDS}
+ONLY=" ${BENCH_ONLY:-1 2 3 4 5} "
+want() { [[ "$ONLY" == *" $1 "* ]]; }
+# Results: one line per run in $RES: "workload|events|bytes|wall_s|load_s|proc_s|rss_kib".
+RES=$TMP/results.txt
+: >"$RES"
+record() { echo "$1|$2|$3|$4|$5|$6|$7" >>"$RES"; }
+
+run_parse() { # NAME DATA [--enrich]
+    local name=$1 data=$2
+    shift 2
+    local args=()
+    [ "${1:-}" = --enrich ] && args=(--enrich "$data/songs.csv" "$data/users.csv")
+    for ((r = 1; r <= RUNS; r++)); do
+        timed "$TMP/p" "$PARSE" "${args[@]}" "$data"/events/*.json
+        local kv wall rss
+        kv=$(cat "$TMP/p.out")
+        read -r wall rss <"$TMP/p.time"
+        get() { sed -E "s/.*(^| )$1=([^ ]+).*/\2/" <<<"$kv"; }
+        record "$name" "$(get events)" "$(get bytes)" "$wall" "$(get load_seconds)" "$(get seconds)" "$rss"
+    done
+}
+
+run_encore() { # NAME DATA SINK [extra args]
+    local name=$1 data=$2 sink=$3
+    shift 3
+    local bytes
+    bytes=$(input_bytes "$data")
+    for ((r = 1; r <= RUNS; r++)); do
+        fresh_db
+        timed "$TMP/e" "$ENCORE" run --once --quiet --events "$data/events" --songs "$data/songs.csv" \
+            --users "$data/users.csv" --sink "$sink" "$@"
+        local wall rss ev secs
+        read -r wall rss <"$TMP/e.time"
+        ev=$(summary_events "$TMP/e.out")
+        secs=$(summary_secs "$TMP/e.out")
+        record "$name" "$ev" "$bytes" "$wall" "$(awk -v w="$wall" -v s="$secs" 'BEGIN{printf "%.2f", w - s}')" \
+            "$secs" "$rss"
+    done
+    fresh_db
+}
+
+# ---- workload 4: watch-mode latency ----
+LAT=$TMP/latency.txt
+: >"$LAT"
+committed() { sqlite3 -batch -noheader "file:$TMP/bench.db?mode=ro" "$1" 2>/dev/null; }
+wait_for() { # SECONDS SQL WANT
+    local end=$((SECONDS + $1))
+    while [ $SECONDS -lt $end ]; do
+        [ "$(committed "$2")" = "$3" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+run_latency() { # DATA
+    local data=$1 watch=$TMP/watch
+    local nfiles=$((LAT_SECONDS * LAT_RATE / LAT_PER_FILE))
+    for ((r = 1; r <= RUNS; r++)); do
+        fresh_db
+        rm -rf "$watch"
+        mkdir -p "$watch"
+        "$TIME" -f "%e %M" -o "$TMP/w.time" "$ENCORE" run --quiet --events "$watch" --songs "$data/songs.csv" \
+            --users "$data/users.csv" --sink "sqlite:$TMP/bench.db" >"$TMP/w.out" 2>"$TMP/w.err" &
+        local tpid=$! epid=""
+        # Ready when a warm-up file is committed (reference data loaded, inotify watching).
+        echo '{"user_id":"warmup","song_id":"warmup","timestamp":"2025-01-01T00:00:00Z"}' >"$watch/warmup.json"
+        if ! wait_for 120 "SELECT count(*) FROM _ENCORE_CHECKPOINT WHERE source_key LIKE '%warmup.json'" 1; then
+            echo "bench: encore (watch mode) did not start; see $TMP/w.err" >&2
+            kill "$tpid" 2>/dev/null
+            return 1
+        fi
+        epid=$(pgrep -P "$tpid" | head -n 1)
+        "$DROP" --out "$watch" --log "$TMP/drop.log" --rate "$LAT_RATE" --per-file "$LAT_PER_FILE" \
+            --seconds "$LAT_SECONDS" "$data"/events/*.json >"$TMP/drop.out"
+        wait_for 120 "SELECT count(*) FROM _ENCORE_CHECKPOINT WHERE source_key LIKE '%/drop-%'" "$nfiles" ||
+            echo "bench: not every dropped file was committed within 120 s" >&2
+        kill -INT "$epid"
+        wait "$tpid" || true
+        local wall rss
+        read -r wall rss <"$TMP/w.time"
+        # Per file: committed_at_us - close_us, for files read to their full size.
+        # and the span from the first close to the last commit (the sustained rate).
+        sqlite3 -batch -noheader :memory: "ATTACH 'file:$TMP/bench.db?mode=ro' AS b;" \
+            "CREATE TABLE d(name TEXT, bytes INTEGER, closed INTEGER);" \
+            ".import $TMP/drop.log d" \
+            "CREATE TABLE lat AS SELECT d.closed, c.committed_at_us AS committed FROM d JOIN _ENCORE_CHECKPOINT c
+               ON c.source_key LIKE '%/' || d.name AND c.offset = d.bytes;" \
+            "SELECT (max(committed) - min(closed)) / 1e6 FROM lat;" \
+            "SELECT committed - closed FROM lat ORDER BY 1;" >"$TMP/lat.us"
+        local span
+        span=$(head -n 1 "$TMP/lat.us")
+        sed -i 1d "$TMP/lat.us"
+        local n p50 p99 max bytes
+        n=$(wc -l <"$TMP/lat.us")
+        [ "$n" -eq "$nfiles" ] || echo "bench: latency run $r: $n of $nfiles files matched" >&2
+        p50=$(awk -v n="$n" 'NR == int((n * 50 + 99) / 100) {print $1 / 1000}' "$TMP/lat.us")
+        p99=$(awk -v n="$n" 'NR == int((n * 99 + 99) / 100) {print $1 / 1000}' "$TMP/lat.us")
+        max=$(tail -n 1 "$TMP/lat.us" | awk '{print $1 / 1000}')
+        bytes=$(awk -F'|' '{s += $2} END {print s}' "$TMP/drop.log")
+        echo "$p50 $p99 $max" >>"$LAT"
+        record "4 watch mode, ${LAT_RATE} ev/s offered" "$((nfiles * LAT_PER_FILE))" "$bytes" "$wall" 0 "$span" "$rss"
+    done
+    fresh_db
+    rm -rf "$watch"
+}
+
+# ---- run everything ----
+main=$(dataset "$MAIN")
+echo "bench: $RUNS run(s) per workload; main dataset $MAIN events" >&2
+if want 1; then
+    echo "bench: 1 parse" >&2
+    run_parse "1 parse (1 thread)" "$main"
+fi
+if want 2; then
+    echo "bench: 2 enrich" >&2
+    run_parse "2 parse+enrich (1 thread)" "$main" --enrich
+    run_encore "2 encore run --sink null:" "$main" null:
+fi
+if want 3 || want 5; then
+    echo "bench: 3 sqlite" >&2
+    run_encore "3 sqlite, aggregates" "$main" "sqlite:$TMP/bench.db"
+fi
+if want 3; then
+    run_encore "3 sqlite, --no-aggregates" "$main" "sqlite:$TMP/bench.db" --no-aggregates
+fi
+if want 4; then
+    echo "bench: 4 latency (${LAT_SECONDS}s per run)" >&2
+    run_latency "$(dataset "$(echo "$SCALE" | awk '{print $NF}')")"
+fi
+for n in $SCALE; do
+    want 5 || break
+    echo "bench: 5 scale $n" >&2
+    if [ "$n" = "$MAIN" ]; then # the same job as workload 3 with aggregates: reuse its runs
+        grep '^3 sqlite, aggregates|' "$RES" | sed "s/^3 sqlite, aggregates|/5 scale $n (= 3 with aggregates)|/" >>"$RES"
+        continue
+    fi
+    run_encore "5 scale $n" "$(dataset "$n")" "sqlite:$TMP/bench.db"
+done
+
+# ---- the table ----
+table() {
+    echo "| workload | events | wall s | load s | events/s | MB/s | peak RSS MiB |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    awk -F'|' "$AWK_MEDIAN"'
+      !($1 in seen) { seen[$1] = 1; order[++k] = $1 }
+      { ev[$1] = $2; wall[$1] = wall[$1] " " $4; load[$1] = load[$1] " " $5
+        eps[$1] = eps[$1] " " ($6 > 0 ? $2 / $6 : 0); mbs[$1] = mbs[$1] " " ($6 > 0 ? $3 / $6 / 1e6 : 0)
+        rss[$1] = rss[$1] " " $7 / 1024 }
+      END { for (i = 1; i <= k; i++) { w = order[i]
+          printf "| %s | %d | %.2f | %.2f | %.0f | %.1f | %.0f |\n", w, ev[w], median(wall[w]), median(load[w]),
+                 median(eps[w]), median(mbs[w]), median(rss[w]) } }' "$RES"
+    echo
+    [ -s "$LAT" ] || return 0
+    awk "$AWK_MEDIAN"'
+      { p50 = p50 " " $1; p99 = p99 " " $2; mx = mx " " $3; runs = runs sprintf(" %.1f/%.1f/%.1f", $1, $2, $3) }
+      END { printf "watch-mode latency, file close → rows committed (median of %d runs): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", NR, median(p50), median(p99), median(mx)
+            printf "per run p50/p99/max ms:%s\n", runs }' "$LAT"
+}
+out=$({ machine; echo; table; })
+echo "$out" | tee "$CACHE/last-run.md"
