@@ -3,6 +3,7 @@
 #   make test       install missing Debian packages, build, run unit + integration tests
 #   make test-asan  the same suite built with ASan + UBSan (clang)
 #   make fuzz       libFuzzer harnesses, each for FUZZ_SECONDS (default 60)
+#   make fuzz-smoke the same, each for FUZZ_SMOKE_SECONDS (default 20): what CI runs
 #   make demo       generate ~1M events, run the pipeline into demo/music.db, print charts
 #   make bench      benchmark workloads, one table (bench/README.md); BENCH_QUICK=1 for a smoke run
 #   make bench-compare  the end-to-end job, encore against DuckDB (1 and 2 threads)
@@ -26,7 +27,7 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan unit asan fuzz fuzz-build demo bench bench-build bench-compare clean format
+.PHONY: all deps test test-asan unit asan fuzz fuzz-build fuzz-smoke demo bench bench-build bench-compare clean format
 all: $(BUILD)/encore
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
@@ -74,6 +75,11 @@ fuzz: fuzz-build
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); c=fuzz/corpus/$${n#fuzz_}; \
 	  mkdir -p build-fuzz/corpus/$$n; echo "== $$n ($(FUZZ_SECONDS)s)"; \
 	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$n $$c || exit 1; done
+
+# CI's short run of every fuzzer (the long runs are `make fuzz FUZZ_SECONDS=N`).
+FUZZ_SMOKE_SECONDS ?= 20
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 demo: deps
 	$(MAKE) all

@@ -3,16 +3,34 @@
 
 #include <string.h>
 
+/* state = mode * 2 + in_array (0..5), plus 6 * (1 + skip_in_str + 2 * skip_escape +
+ * 4 * skip_scalar + 8 * skip_depth) while the rest of an oversized record is being skipped: a checkpoint
+ * taken in the middle of a long record resumes skipping it. */
 int64_t enc_framer_state(const enc_framer *f)
 {
-    return (int64_t)f->mode * 2 + (f->in_array ? 1 : 0);
+    int64_t s = (int64_t)f->mode * 2 + (f->in_array ? 1 : 0);
+    if (f->skipping)
+        s += 6 * (1 + (f->skip_in_str ? 1 : 0) + (f->skip_escape ? 2 : 0) + (f->skip_scalar ? 4 : 0) +
+                  8 * (int64_t)f->skip_depth);
+    return s;
 }
 
 void enc_framer_init(enc_framer *f, int64_t state, int64_t line, size_t max_record)
 {
     memset(f, 0, sizeof *f);
-    f->mode = (enc_frame_mode)((state / 2) % 3);
+    if (state < 0)
+        state = 0;
+    f->mode = (enc_frame_mode)((state % 6) / 2);
     f->in_array = state % 2 == 1;
+    int64_t skip = state / 6;
+    if (skip > 0) {
+        skip--;
+        f->skipping = true;
+        f->skip_in_str = skip & 1;
+        f->skip_escape = skip >> 1 & 1;
+        f->skip_scalar = skip >> 2 & 1;
+        f->skip_depth = (int)((skip >> 3) < ENC_FRAMER_MAX_DEPTH ? skip >> 3 : ENC_FRAMER_MAX_DEPTH);
+    }
     f->line = line > 0 ? line : 1;
     f->max_record = max_record;
 }
@@ -51,7 +69,8 @@ static size_t scan_brackets(const char *buf, size_t len, size_t i, int *depth, b
         if (c == '"') {
             *in_str = true;
         } else if (c == '{' || c == '[') {
-            ++*depth;
+            if (*depth < ENC_FRAMER_MAX_DEPTH) /* deeper is junk anyway; never overflow */
+                ++*depth;
         } else if (c == '}' || c == ']') {
             if (--*depth <= 0)
                 return i + 1;
@@ -67,6 +86,10 @@ bool enc_framer_sniff(enc_framer *f, const char *buf, size_t len, bool eof)
         i++;
     if (i == len)
         return false;
+    /* Decide on the first max_record bytes only, so that the answer does not depend on
+     * how much of the file the caller happens to hold (chunk boundaries). */
+    if (f->max_record > 0 && len - i > f->max_record)
+        len = i + f->max_record;
     if (buf[i] == '[') {
         f->mode = ENC_FRAME_STRUCT;
         return true;
@@ -101,6 +124,29 @@ bool enc_framer_sniff(enc_framer *f, const char *buf, size_t len, bool eof)
     return true;
 }
 
+/* A scalar (or garbage) where a STRUCT record should start runs to a delimiter (not
+ * consumed): a newline, '{', or inside an array ',' or ']'; quotes are respected.
+ * Returns the delimiter's index, or `len` (string state left in *in_str, *esc). */
+static size_t scan_scalar(const char *buf, size_t len, size_t i, bool in_array, bool *in_str, bool *esc)
+{
+    for (; i < len; i++) {
+        char c = buf[i];
+        if (*in_str) {
+            if (*esc)
+                *esc = false;
+            else if (c == '\\')
+                *esc = true;
+            else if (c == '"')
+                *in_str = false;
+        } else if (c == '"') {
+            *in_str = true;
+        } else if (c == '\n' || (in_array && (c == ',' || c == ']')) || c == '{') {
+            return i;
+        }
+    }
+    return len;
+}
+
 /* Continues discarding an oversized record. Returns true when its end was found. */
 static bool skip_rest(enc_framer *f, const char *buf, size_t len, size_t *pos)
 {
@@ -108,12 +154,18 @@ static bool skip_rest(enc_framer *f, const char *buf, size_t len, size_t *pos)
     if (f->mode == ENC_FRAME_LINES) {
         const char *nl = memchr(buf + i, '\n', len - i);
         end = nl ? (size_t)(nl - buf) + 1 : len;
+    } else if (f->skip_scalar) {
+        end = scan_scalar(buf, len, i, f->in_array, &f->skip_in_str, &f->skip_escape);
     } else {
         end = scan_brackets(buf, len, i, &f->skip_depth, &f->skip_in_str, &f->skip_escape);
     }
     f->line += (int64_t)count_newlines(buf + i, end - i);
     *pos = end;
-    bool done = f->mode == ENC_FRAME_LINES ? (end > i && buf[end - 1] == '\n') : f->skip_depth <= 0;
+    bool done;
+    if (f->mode == ENC_FRAME_LINES)
+        done = end > i && buf[end - 1] == '\n';
+    else
+        done = f->skip_scalar ? end < len : f->skip_depth <= 0;
     if (done)
         f->skipping = false;
     return done;
@@ -125,22 +177,16 @@ static enc_frame_result oversized(enc_framer *f, const char *buf, size_t len, si
     fr->start = start;
     fr->end = start + (f->max_record < len - start ? f->max_record : len - start);
     fr->line = f->line;
+    fr->partial = false;
     fr->error = "record is longer than the maximum record size (--max-record)";
     f->skipping = true;
     f->skip_depth = 0;
     f->skip_in_str = false;
     f->skip_escape = false;
+    /* STRUCT: skip from the record start so the skip state knows the open depth. */
+    f->skip_scalar = f->mode == ENC_FRAME_STRUCT && buf[start] != '{' && buf[start] != '[';
     *next = start;
-    if (f->mode == ENC_FRAME_STRUCT) {
-        /* Re-scan from the record start so the skip state knows the open depth. */
-        size_t end = scan_brackets(buf, len, start, &f->skip_depth, &f->skip_in_str, &f->skip_escape);
-        f->line += (int64_t)count_newlines(buf + start, end - start);
-        *next = end;
-        if (f->skip_depth <= 0)
-            f->skipping = false;
-    } else {
-        skip_rest(f, buf, len, next);
-    }
+    skip_rest(f, buf, len, next);
     return ENC_FRAME_BAD;
 }
 
@@ -156,6 +202,8 @@ static enc_frame_result next_line(enc_framer *f, const char *buf, size_t len, si
             pos = i + 1;
             continue;
         }
+        /* Leading blanks are consumed, never carried: a long run of them is not a record. */
+        pos = i;
         if (i == len) {
             *next = pos;
             return ENC_FRAME_NEED_MORE;
@@ -201,28 +249,6 @@ static size_t skip_between(enc_framer *f, const char *buf, size_t len, size_t i)
     return i;
 }
 
-/* A scalar (or garbage) where a record should start: runs to a delimiter. */
-static size_t scan_scalar(const char *buf, size_t len, size_t i, bool in_array)
-{
-    bool in_str = false, esc = false;
-    for (; i < len; i++) {
-        char c = buf[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (c == '\n' || (in_array && (c == ',' || c == ']')) || c == '{') {
-            return i;
-        }
-    }
-    return len;
-}
-
 static enc_frame_result next_struct(enc_framer *f, const char *buf, size_t len, size_t pos, bool eof,
                                     enc_frame *fr, size_t *next)
 {
@@ -238,7 +264,8 @@ static enc_frame_result next_struct(enc_framer *f, const char *buf, size_t len, 
         end = scan_brackets(buf, len, start, &depth, &in_str, &esc);
         complete = depth <= 0;
     } else {
-        end = scan_scalar(buf, len, start, f->in_array);
+        bool in_str = false, esc = false;
+        end = scan_scalar(buf, len, start, f->in_array, &in_str, &esc);
         complete = end < len || eof;
         if (end == start) /* a lone '{' follows garbage: cannot happen, but never loop */
             end++;

@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Bracket depth the framer counts up to; deeper brackets are not counted (such a record
+ * is rejected by the parser's own, much smaller, depth limit anyway). */
+#define ENC_FRAMER_MAX_DEPTH (1 << 30)
+
 typedef enum {
     ENC_FRAME_UNKNOWN = 0, /* not sniffed yet (file empty so far) */
     ENC_FRAME_LINES = 1,
@@ -28,6 +32,7 @@ typedef struct {
     int skip_depth;    /* STRUCT skip: bracket depth still open */
     bool skip_in_str;  /* STRUCT skip: inside a string */
     bool skip_escape;  /* STRUCT skip: after a backslash in a string */
+    bool skip_scalar;  /* STRUCT skip: the record is a scalar or garbage, not a bracket */
     int64_t line;      /* 1-based line number at the scan position */
     size_t max_record; /* longest record returned whole */
 } enc_framer;
@@ -45,7 +50,8 @@ typedef struct {
     const char *error; /* for ENC_FRAME_BAD */
 } enc_frame;
 
-/* Resume state: mode and in_array pack into one integer for the checkpoint. */
+/* Resume state: mode, in_array and the skip state of an oversized record pack into one
+ * integer for the checkpoint. */
 int64_t enc_framer_state(const enc_framer *f);
 void enc_framer_init(enc_framer *f, int64_t state, int64_t line, size_t max_record);
 

@@ -47,7 +47,7 @@ static enc_status parse_duration(const char *t, int64_t *out)
         ms = v * 86400000;
     else
         return ENC_ERROR;
-    if (ms > 1e15)
+    if (!(ms <= 1e15)) /* also NaN ("nan" is a number to strtod) */
         return ENC_ERROR;
     *out = (int64_t)ms;
     return ENC_OK;
