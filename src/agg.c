@@ -1,11 +1,13 @@
 /* agg — per-batch aggregate deltas in an open-addressing hash table (see agg.h). */
 #include "agg.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "hash.h"
+#include "radix.h"
 #include "timestamp.h"
 
 struct enc_agg {
@@ -13,6 +15,9 @@ struct enc_agg {
     size_t n, cap;
     uint32_t *slots;        /* index + 1 into entries; 0 = empty */
     size_t nslots;          /* power of two */
+    enc_sort_item *order;   /* after enc_agg_sort: entries in key order (2 * order_cap items) */
+    size_t order_cap;
+    bool sorted;
 };
 
 static const char *const dim_names[ENC_AGG_NDIMS] = {"song", "artist", "genre", "country", "device"};
@@ -32,6 +37,7 @@ void enc_agg_reset(enc_agg *a)
     for (size_t i = 0; i < a->n; i++)
         enc_hll_free(a->entries[i].listeners);
     a->n = 0;
+    a->sorted = false;
     if (a->slots)
         memset(a->slots, 0, a->nslots * sizeof *a->slots);
 }
@@ -43,6 +49,7 @@ void enc_agg_free(enc_agg *a)
     enc_agg_reset(a);
     enc_free(a->entries);
     enc_free(a->slots);
+    enc_free(a->order);
     enc_free(a);
 }
 
@@ -53,17 +60,21 @@ size_t enc_agg_count(const enc_agg *a)
 
 const enc_agg_entry *enc_agg_at(const enc_agg *a, size_t i)
 {
-    return &a->entries[i];
+    return &a->entries[a->sorted ? a->order[i].idx : i];
 }
 
-static int cmp_entries(const void *pa, const void *pb)
+/* Dimensions in the order of their names, the sink's primary-key order. */
+static const uint8_t dim_rank[ENC_AGG_NDIMS] = {
+    [ENC_AGG_ARTIST] = 0, [ENC_AGG_COUNTRY] = 1, [ENC_AGG_DEVICE] = 2, [ENC_AGG_GENRE] = 3, [ENC_AGG_SONG] = 4,
+};
+
+static int cmp_entries(uint32_t ia, uint32_t ib, void *arg)
 {
-    const enc_agg_entry *a = pa, *b = pb;
-    int c = strcmp(dim_names[a->dim], dim_names[b->dim]);
-    if (c)
-        return c;
+    const enc_agg_entry *a = (const enc_agg_entry *)arg + ia, *b = (const enc_agg_entry *)arg + ib;
+    if (a->dim != b->dim)
+        return dim_rank[a->dim] < dim_rank[b->dim] ? -1 : 1;
     size_t n = a->key.n < b->key.n ? a->key.n : b->key.n;
-    c = n ? memcmp(a->key.p, b->key.p, n) : 0;
+    int c = n ? memcmp(a->key.p, b->key.p, n) : 0;
     if (c)
         return c;
     if (a->key.n != b->key.n)
@@ -71,12 +82,28 @@ static int cmp_entries(const void *pa, const void *pb)
     return (a->day > b->day) - (a->day < b->day);
 }
 
-void enc_agg_sort(enc_agg *a)
+/* Radix on (dimension rank, first 7 key bytes), ties by cmp_entries; entries stay where
+ * they are and enc_agg_at follows the order array. */
+enc_status enc_agg_sort(enc_agg *a)
 {
-    if (a->n > 1)
-        qsort(a->entries, a->n, sizeof *a->entries, cmp_entries);
     if (a->slots)
         memset(a->slots, 0, a->nslots * sizeof *a->slots);
+    if (a->order_cap < a->n) {
+        enc_free(a->order);
+        a->order = enc_malloc(2 * a->n * sizeof *a->order);
+        a->order_cap = a->order ? a->n : 0;
+        if (!a->order)
+            return ENC_ERROR;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        const enc_agg_entry *e = &a->entries[i];
+        uint64_t key = (uint64_t)dim_rank[e->dim] << 56 | enc_sort_prefix(e->key.p, e->key.n) >> 8;
+        a->order[i] = (enc_sort_item){key, (uint32_t)i, 0};
+    }
+    enc_radix_sort(a->order, a->order + a->n, a->n);
+    enc_sort_ties(a->order, a->n, cmp_entries, a->entries);
+    a->sorted = true;
+    return ENC_OK;
 }
 
 static enc_status grow_slots(enc_agg *a)
@@ -151,6 +178,8 @@ enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *
 {
     static const int col[ENC_AGG_NDIMS] = {ENC_COL_SONG_ID, ENC_COL_ARTIST, ENC_COL_GENRE, ENC_COL_COUNTRY,
                                            ENC_COL_DEVICE};
+    if (a->sorted)
+        return enc_err_set(err, "aggregate deltas added after they were sorted");
     for (size_t i = 0; i < n; i++) {
         const enc_row *r = &rows[i];
         int64_t day = enc_ts_days(r->event_time_us);

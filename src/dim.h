@@ -57,6 +57,9 @@ enc_status enc_songs_load_mem(enc_songs **out, const char *data, size_t n, const
 /* The song with this id, or NULL. id need not be NUL-terminated. The pointer and the
  * slices in it stay valid until enc_songs_free. */
 const enc_song *enc_songs_get(const enc_songs *t, const char *id, size_t n);
+/* out[i] = enc_songs_get(t, ids[i].p, ids[i].n) for i < n, faster than n calls: the
+ * lookups' cache misses overlap. t may be NULL (every out[i] is then NULL). */
+void enc_songs_get_many(const enc_songs *t, const enc_slice *ids, size_t n, const enc_song **out);
 /* Rows in the order their ids first appeared in the file; i < enc_songs_count(t). */
 size_t enc_songs_count(const enc_songs *t);
 const enc_song *enc_songs_at(const enc_songs *t, size_t i);
@@ -67,6 +70,7 @@ enc_status enc_users_load(enc_users **out, const char *path, enc_warn_fn warn, v
 enc_status enc_users_load_mem(enc_users **out, const char *data, size_t n, const char *name, enc_warn_fn warn,
                               void *warn_arg, enc_err *err);
 const enc_user *enc_users_get(const enc_users *t, const char *id, size_t n);
+void enc_users_get_many(const enc_users *t, const enc_slice *ids, size_t n, const enc_user **out);
 size_t enc_users_count(const enc_users *t);
 const enc_user *enc_users_at(const enc_users *t, size_t i);
 void enc_users_free(enc_users *t);

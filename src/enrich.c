@@ -7,6 +7,8 @@
 #include "event_json.h"
 #include "timestamp.h"
 
+#define JOIN_CHUNK 256 /* rows joined together: enough lookups in flight, all in cache */
+
 static enc_status quarantine(enc_batch *b, const enc_record *r, const char *reason, enc_err *err)
 {
     enc_quarantine *q = enc_batch_add_quarantine(b);
@@ -71,22 +73,34 @@ static enc_status parse_time(const enc_event *ev, int64_t *us)
     return ev->is_string[ENC_EV_TIMESTAMP] ? enc_ts_parse_iso(t.p, t.n, us) : enc_ts_parse_epoch(t.p, t.n, us);
 }
 
-static void join_dimensions(const enc_enrich_ctx *ctx, const enc_event *ev, enc_row *row)
+/* Fills the song and user columns of rows[0..n) (their ids and device already set). */
+static void join_chunk(const enc_enrich_ctx *ctx, enc_row *rows, size_t n)
 {
-    enc_slice sid = ev->field[ENC_EV_SONG_ID], uid = ev->field[ENC_EV_USER_ID];
-    const enc_song *s = ctx->songs ? enc_songs_get(ctx->songs, sid.p, sid.n) : NULL;
-    const enc_user *u = ctx->users ? enc_users_get(ctx->users, uid.p, uid.n) : NULL;
-    row->text[ENC_COL_TITLE] = s ? s->title : ENC_SLICE_NULL;
-    row->text[ENC_COL_ARTIST] = s ? s->artist : ENC_SLICE_NULL;
-    row->text[ENC_COL_GENRE] = s ? s->genre : ENC_SLICE_NULL;
-    row->duration = s ? s->duration : -1;
-    row->text[ENC_COL_COUNTRY] = u ? u->country : ENC_SLICE_NULL;
-    row->text[ENC_COL_SUBSCRIPTION] = u ? u->subscription : ENC_SLICE_NULL;
-    enc_slice dev = ev->field[ENC_EV_DEVICE];
-    row->text[ENC_COL_DEVICE] = dev.p ? dev : (u ? u->device : ENC_SLICE_NULL);
+    enc_slice sids[JOIN_CHUNK], uids[JOIN_CHUNK];
+    const enc_song *songs[JOIN_CHUNK];
+    const enc_user *users[JOIN_CHUNK];
+    for (size_t i = 0; i < n; i++) {
+        sids[i] = rows[i].text[ENC_COL_SONG_ID];
+        uids[i] = rows[i].text[ENC_COL_USER_ID];
+    }
+    enc_songs_get_many(ctx->songs, sids, n, songs);
+    enc_users_get_many(ctx->users, uids, n, users);
+    for (size_t i = 0; i < n; i++) {
+        enc_row *row = &rows[i];
+        const enc_song *s = songs[i];
+        const enc_user *u = users[i];
+        row->text[ENC_COL_TITLE] = s ? s->title : ENC_SLICE_NULL;
+        row->text[ENC_COL_ARTIST] = s ? s->artist : ENC_SLICE_NULL;
+        row->text[ENC_COL_GENRE] = s ? s->genre : ENC_SLICE_NULL;
+        row->duration = s ? s->duration : -1;
+        row->text[ENC_COL_COUNTRY] = u ? u->country : ENC_SLICE_NULL;
+        row->text[ENC_COL_SUBSCRIPTION] = u ? u->subscription : ENC_SLICE_NULL;
+        if (!row->text[ENC_COL_DEVICE].p && u)
+            row->text[ENC_COL_DEVICE] = u->device;
+    }
 }
 
-static enc_status enrich_one(const enc_enrich_ctx *ctx, enc_batch *b, const enc_record *r, enc_err *err)
+static enc_status enrich_one(enc_batch *b, const enc_record *r, enc_err *err)
 {
     if (r->error)
         return quarantine(b, r, r->error, err);
@@ -122,7 +136,7 @@ static enc_status enrich_one(const enc_enrich_ctx *ctx, enc_batch *b, const enc_
             return enc_err_set(err, "out of memory building _rescued_data");
         b->stats.rescued++;
     }
-    join_dimensions(ctx, &ev, row);
+    row->text[ENC_COL_DEVICE] = ev.field[ENC_EV_DEVICE]; /* the user's when NULL: join_chunk */
     row->event_time_us = us;
     row->event_time = enc_slice_make(when, enc_ts_format(us, when));
     row->rec = r;
@@ -130,10 +144,15 @@ static enc_status enrich_one(const enc_enrich_ctx *ctx, enc_batch *b, const enc_
     return ENC_OK;
 }
 
+/* Parses every record first and joins afterwards, a chunk of rows at a time: the
+ * dimension lookups are cache misses, and batched they overlap. */
 enc_status enc_enrich_batch(const enc_enrich_ctx *ctx, enc_batch *b, enc_err *err)
 {
+    size_t first = b->nrows;
     for (size_t i = 0; i < b->nrecs; i++)
-        if (enrich_one(ctx, b, &b->recs[i], err) != ENC_OK)
+        if (enrich_one(b, &b->recs[i], err) != ENC_OK)
             return ENC_ERROR;
+    for (size_t i = first; i < b->nrows; i += JOIN_CHUNK)
+        join_chunk(ctx, &b->rows[i], b->nrows - i < JOIN_CHUNK ? b->nrows - i : JOIN_CHUNK);
     return ENC_OK;
 }
