@@ -52,8 +52,8 @@ typedef struct {
 typedef struct {
     enc_source_config cfg;
     char *root;        /* canonical directory */
-    dir_file **files;  /* sorted by path after each scan */
-    size_t nfiles, cap_files;
+    dir_file **files;  /* [0, nsorted) sorted by path; files found since are appended */
+    size_t nfiles, nsorted, cap_files;
     int inotify_fd;    /* -1: polling only */
     bool scan_due;
     int64_t last_scan_us;
@@ -100,8 +100,13 @@ static bool wanted_name(const char *name, bool *gz)
 
 static dir_file *find_file(dir_ctx *c, const char *path)
 {
-    /* Binary search over the sorted prefix; new files are appended then sorted. */
-    size_t lo = 0, hi = c->nfiles;
+    /* Binary search over the sorted prefix, then the few files appended by the scan in
+     * progress (sorted in when it ends). Searching the whole array would miss files once
+     * one is appended, and a missed file would be added again and read twice. */
+    for (size_t i = c->nsorted; i < c->nfiles; i++)
+        if (strcmp(c->files[i]->path, path) == 0)
+            return c->files[i];
+    size_t lo = 0, hi = c->nsorted;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int cmp = strcmp(c->files[mid]->path, path);
@@ -213,6 +218,7 @@ static enc_status scan(dir_ctx *c)
     enc_status rc = scan_dir(c, c->root, 0, &added);
     if (added)
         qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
+    c->nsorted = c->nfiles;
     c->scan_due = false;
     c->last_scan_us = enc_mono_us();
     return rc;
@@ -593,6 +599,7 @@ static enc_status dir_resume(void *ctx, const enc_position *pos, size_t n, enc_e
     }
     if (c->nfiles > 1)
         qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
+    c->nsorted = c->nfiles;
     return ENC_OK;
 }
 
