@@ -55,11 +55,12 @@ test: deps
 	bash tests/run.sh $(BUILD)
 
 # Sanitizer build of the whole suite: clang, ASan + UBSan, halt on the first report.
+# ENCORE_SANITIZED=1 lets long tests (the crash torture) scale their data down.
 test-asan: deps
 	$(MAKE) BUILD=build-asan CC=clang OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ENCORE_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  bash tests/run.sh build-asan
 
 FUZZ_SECONDS ?= 60
