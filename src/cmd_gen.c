@@ -17,6 +17,8 @@ static const enc_opt gen_opts[] = {
     {"seed", ENC_OPT_INT, "S", "42", offsetof(enc_gen_opts, seed), false,
      "random seed: the same flags and seed give byte-identical files"},
     {"year", ENC_OPT_INT, "Y", "2025", offsetof(enc_gen_opts, year), false, "calendar year the plays fall in (UTC)"},
+    {"days", ENC_OPT_INT, "N", "0", offsetof(enc_gen_opts, days), false,
+     "only the first N days of the year (0: all of it); a denser stream, as a live service sees"},
 };
 #define N_GEN_OPTS (sizeof gen_opts / sizeof gen_opts[0])
 

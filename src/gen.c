@@ -924,6 +924,8 @@ out:
 static enc_status make_calendar(world *w, const enc_gen_opts *o, enc_err *err)
 {
     int64_t d0 = days_from_civil(o->year, 1, 1), days = days_from_civil(o->year + 1, 1, 1) - d0;
+    if (o->days > 0 && o->days < days)
+        days = o->days;
     w->year_epoch = d0 * 86400;
     w->hours = days * 24;
     w->local_end = (w->hours + (o->year < 9999 ? PREFIX_PAD : 0)) * 3600;
@@ -1210,7 +1212,7 @@ enc_status enc_gen_run(const enc_gen_opts *o, enc_gen_stats *st, enc_err *err)
         check_range("files", o->files, 1, ENC_GEN_MAX_FILES, err) ||
         check_range("songs", o->songs, 1, ENC_GEN_MAX_SONGS, err) ||
         check_range("users", o->users, 1, ENC_GEN_MAX_USERS, err) ||
-        check_range("year", o->year, 1970, 9999, err))
+        check_range("year", o->year, 1970, 9999, err) || check_range("days", o->days, 0, 366, err))
         return ENC_ERROR;
     char events_dir[4096];
     if ((size_t)snprintf(events_dir, sizeof events_dir, "%s/events", o->out_dir) >= sizeof events_dir - 64)

@@ -26,6 +26,7 @@ typedef struct {
     int64_t users;
     int64_t seed;
     int64_t year; /* 1970..9999: events fall in [Y-01-01T00:00:00Z, Y+1-01-01T00:00:00Z) */
+    int64_t days; /* 0..366: only the first `days` days of the year (0 = all of it) */
 } enc_gen_opts;
 
 typedef struct {

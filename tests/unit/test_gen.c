@@ -380,6 +380,29 @@ static void test_events(void)
     free(plays);
 }
 
+/* --days 2: every ISO timestamp falls in the first two days of the year. */
+static void test_days_window(void)
+{
+    enc_gen_opts o = small_opts("days", 9);
+    o.files = 1;
+    o.days = 2;
+    T_CHECK(run(o));
+    char *data = slurp(path_of("days", "events/part-00000.json"), NULL);
+    T_CHECK(data != NULL);
+    int64_t lo = days_of(2025, 1, 1) * 86400, hi = lo + 2 * 86400;
+    int inside = 0, outside = 0;
+    for (const char *ts = data; ts && (ts = strstr(ts, "\"timestamp\":\"")); ts++) {
+        int64_t t = ts_seconds(ts + 13);
+        if (t >= 0 && t >= lo && t < hi)
+            inside++;
+        else if (t >= 0)
+            outside++;
+    }
+    T_CHECK(inside > 49000);
+    T_CHECK(outside == 0);
+    free(data);
+}
+
 static void test_bad_options(void)
 {
     enc_err err = {{0}};
@@ -389,6 +412,9 @@ static void test_bad_options(void)
     o = small_opts("e", 1);
     o.year = 1969;
     T_CHECK(enc_gen_run(&o, NULL, &err) == ENC_ERROR && strstr(err.msg, "--year"));
+    o = small_opts("e", 1);
+    o.days = 367;
+    T_CHECK(enc_gen_run(&o, NULL, &err) == ENC_ERROR && strstr(err.msg, "--days"));
     o = small_opts("e", 1);
     o.songs = -5;
     T_CHECK(enc_gen_run(&o, NULL, &err) == ENC_ERROR && strstr(err.msg, "--songs"));
@@ -469,6 +495,7 @@ int main(void)
     T_RUN(test_determinism);
     T_RUN(test_csv_quoting);
     T_RUN(test_events);
+    T_RUN(test_days_window);
     T_RUN(test_bad_options);
     T_RUN(test_tiny_and_wide);
     T_RUN(test_alloc_failures);
