@@ -189,16 +189,17 @@ int enc_cmd_run(int argc, char **argv)
     const char *target;
     if (validate(&o, &sink, &target) != 0)
         return ENC_EXIT_USAGE;
+    /* From here on SIGINT/SIGTERM ask for a clean stop (exit 0), even during loading. */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
     warn_state w = {.quiet = o.quiet};
     enc_songs *songs = NULL;
     enc_users *users = NULL;
     if (load_dimensions(&o, &w, &songs, &users) != 0)
         return ENC_EXIT_USAGE;
-
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     bool progress = !o.quiet && isatty(STDERR_FILENO);
     enc_pipeline_config cfg = {

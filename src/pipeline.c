@@ -103,6 +103,20 @@ static void add_stats(enc_pipeline_stats *t, const enc_batch *b)
     t->batches++;
 }
 
+/* On a stop request the batches still queued are dropped, not written: nothing of them
+ * is committed, so a restart reads them again. Called with q->mu held. */
+static void drop_ready(batch_queue *q)
+{
+    while (q->count > 0) {
+        enc_batch *b = q->ready[q->head];
+        q->head = (q->head + 1) % NBATCH;
+        q->count--;
+        enc_batch_reset(b);
+        q->free_list[q->nfree++] = b;
+    }
+    pthread_cond_broadcast(&q->changed);
+}
+
 static void *writer_main(void *arg)
 {
     pipeline *p = arg;
@@ -112,6 +126,10 @@ static void *writer_main(void *arg)
     for (;;) {
         while (q->count == 0 && !q->closed)
             pthread_cond_wait(&q->changed, &q->mu);
+        if (q->count > 0 && stop_requested(p)) { /* the batch in hand was finished; stop */
+            drop_ready(q);
+            continue;
+        }
         if (q->count == 0)
             break;
         enc_batch *b = q->ready[q->head];
@@ -332,6 +350,11 @@ static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_er
             enc_batch_reset(b);
             give_back(&p->q, b);
             return ENC_ERROR;
+        }
+        if (stop_requested(p)) { /* not committed: read again after a restart */
+            enc_batch_reset(b);
+            give_back(&p->q, b);
+            break;
         }
         for (size_t i = 0; i < b->nrecs; i++)
             if (i == 0 || b->recs[i].origin != b->recs[i - 1].origin)
