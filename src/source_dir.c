@@ -299,6 +299,13 @@ static bool batch_full(const dir_ctx *c, const enc_batch *b)
     return (int64_t)b->nrecs >= c->cfg.batch_events || (int64_t)b->arena.used_total >= c->cfg.batch_bytes;
 }
 
+/* A batch without a record keeps reading: one record longer than batch_bytes (allowed up
+ * to --max-record) must still get through, or it would be retried forever. */
+static bool batch_takes_more(const dir_ctx *c, const enc_batch *b)
+{
+    return b->nrecs == 0 || !batch_full(c, b);
+}
+
 /* Checks identity: an overwritten (new inode) or shrunk file is reported and skipped. */
 static bool identity_ok(dir_ctx *c, dir_file *f, const struct stat *st)
 {
@@ -375,7 +382,7 @@ static enc_status frame_chunk(dir_ctx *c, dir_file *f, enc_framer *fr, enc_batch
 {
     size_t pos = 0;
     *tail_left = false;
-    while (!batch_full(c, b)) {
+    while (batch_takes_more(c, b)) {
         enc_frame frame;
         size_t next;
         int64_t line_before = fr->line;
@@ -419,8 +426,10 @@ static enc_status read_file(dir_ctx *c, dir_file *f, enc_batch *b)
     size_t carry_len = 0;
     bool tail_left = false, at_eof = false;
     int64_t start_offset = f->offset;
-    while (rc == ENC_OK && !batch_full(c, b)) {
-        size_t cap = carry_len + READ_CHUNK;
+    while (rc == ENC_OK && batch_takes_more(c, b)) {
+        /* Records already framed point into earlier buffers, so each read takes a new one;
+         * doubling for a long record keeps the arena within a few times its length. */
+        size_t cap = carry_len > READ_CHUNK ? 2 * carry_len : carry_len + READ_CHUNK;
         char *buf = enc_arena_alloc(&b->arena, cap);
         if (!buf) {
             rc = enc_err_set(c->err, "out of memory reading '%s'", f->path);
@@ -428,7 +437,7 @@ static enc_status read_file(dir_ctx *c, dir_file *f, enc_batch *b)
         }
         if (carry_len)
             memcpy(buf, carry, carry_len);
-        ssize_t got = reader_read(&r, buf + carry_len, READ_CHUNK, f->offset + (int64_t)carry_len);
+        ssize_t got = reader_read(&r, buf + carry_len, cap - carry_len, f->offset + (int64_t)carry_len);
         if (got < 0) {
             rc = enc_err_set(c->err, "cannot read '%s': %s", f->path, strerror(errno));
             break;
