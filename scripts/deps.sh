@@ -3,7 +3,7 @@
 # usage: scripts/deps.sh [build|test|demo|bench]   (bench also needs GNU time for peak RSS)
 set -euo pipefail
 
-need=(gcc make clang libclang-rt-14-dev pkg-config libsqlite3-dev sqlite3 zlib1g-dev)
+need=(gcc make clang libclang-rt-14-dev pkg-config libsqlite3-dev sqlite3 zlib1g-dev time)
 [ "${1:-build}" = bench ] && need+=(time)
 
 missing=()
