@@ -14,5 +14,6 @@ int enc_cmd_run(int argc, char **argv);
 int enc_cmd_gen(int argc, char **argv);
 int enc_cmd_top(int argc, char **argv);
 int enc_cmd_wrapped(int argc, char **argv);
+int enc_cmd_check(int argc, char **argv);
 
 #endif

@@ -72,6 +72,7 @@ typedef struct {
     keyindex ix;
     uint64_t hmask; /* applied to every hash; ~0 except under enc_dim_test_hash_bits */
     block *blocks;  /* string storage, newest first */
+    enc_dim_load_report report;
 } dimtab;
 
 struct enc_songs {
@@ -521,6 +522,7 @@ static enc_status read_rows(loader *L, enc_csv *csv, enc_err *err)
 
         enc_slice id = colidx[0] < r.nfields ? r.fields[colidx[0]] : ENC_SLICE_NULL;
         if (id.n == 0) {
+            t->report.empty_ids++;
             warnf(L, "%s:%zu: empty %s; row skipped", L->name, r.line, spec->cols[0].name);
             continue;
         }
@@ -567,6 +569,8 @@ static void on_dup_row(void *ctx, size_t e, size_t f)
     enc_slice id;
     char shown[200];
     memcpy(&id, re, sizeof id);
+    if (t->report.duplicate_ids++ == 0)
+        snprintf(t->report.first_duplicate, sizeof t->report.first_duplicate, "%.*s", (int)id.n, id.p);
     warnf(L, "%s:%zu: duplicate %s '%s' (first at line %zu); the last row wins", L->name, L->first_line[e],
           t->spec->cols[0].name, show(shown, id), L->first_line[f]);
     memcpy(rf + sizeof id, re + sizeof id, rs - sizeof id);
@@ -802,6 +806,16 @@ size_t enc_users_count(const enc_users *t)
 const enc_user *enc_users_at(const enc_users *t, size_t i)
 {
     return t && i < t->t.count ? (const enc_user *)t->t.rows + i : NULL;
+}
+
+const enc_dim_load_report *enc_songs_load_report(const enc_songs *t)
+{
+    return &t->t.report;
+}
+
+const enc_dim_load_report *enc_users_load_report(const enc_users *t)
+{
+    return &t->t.report;
 }
 
 void enc_users_free(enc_users *t)

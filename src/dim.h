@@ -37,6 +37,14 @@ typedef struct {
 typedef struct enc_songs enc_songs;
 typedef struct enc_users enc_users;
 
+/* What loading folded away, for the reference-data checks (quality.c): rows repeating
+ * an earlier id (the last row won) and rows skipped for an empty id. */
+typedef struct {
+    size_t duplicate_ids;
+    size_t empty_ids;
+    char first_duplicate[48]; /* the first repeated id, truncated; "" when none */
+} enc_dim_load_report;
+
 /* Loads songs.csv: a header row naming at least song_id,title,artist,genre,duration
  * (any order and case, surrounding spaces ignored, other columns ignored), then one
  * row per song. Values are kept as written (not trimmed); an empty one is NULL.
@@ -64,6 +72,7 @@ void enc_songs_get_many(const enc_songs *t, const enc_slice *ids, size_t n, cons
 size_t enc_songs_count(const enc_songs *t);
 const enc_song *enc_songs_at(const enc_songs *t, size_t i);
 void enc_songs_free(enc_songs *t);
+const enc_dim_load_report *enc_songs_load_report(const enc_songs *t);
 
 /* users.csv: header with at least user_id,country,subscription,device; otherwise as songs. */
 enc_status enc_users_load(enc_users **out, const char *path, enc_warn_fn warn, void *warn_arg, enc_err *err);
@@ -74,6 +83,7 @@ void enc_users_get_many(const enc_users *t, const enc_slice *ids, size_t n, cons
 size_t enc_users_count(const enc_users *t);
 const enc_user *enc_users_at(const enc_users *t, size_t i);
 void enc_users_free(enc_users *t);
+const enc_dim_load_report *enc_users_load_report(const enc_users *t);
 
 /* Tests only, not thread-safe: tables loaded afterwards keep just the low `bits` bits of
  * each key hash (0 restores all 64), so that many ids share a hash and the collision

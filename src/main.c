@@ -15,6 +15,7 @@ static const command commands[] = {
     {"gen", enc_cmd_gen, "generate a realistic sample: songs.csv, users.csv, events/*.json"},
     {"top", enc_cmd_top, "print a chart: top songs, artists, genres, countries or devices over a period"},
     {"wrapped", enc_cmd_wrapped, "one user's year in music: minutes, top songs, artists, genre and device"},
+    {"check", enc_cmd_check, "data-quality report (--sink), or a dry run of the rules over files (--events)"},
 };
 
 static void usage(FILE *out)

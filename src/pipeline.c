@@ -323,6 +323,8 @@ static enc_status process(pipeline *p, enc_batch *b, enc_err *err)
         return ENC_ERROR;
     if (p->dedup && drop_duplicates(p, b, err) != ENC_OK)
         return ENC_ERROR;
+    if (p->cfg->quality && enc_quality_check_batch(p->cfg->quality, b, enc_wall_us(), err) != ENC_OK)
+        return ENC_ERROR; /* a `fail` rule: this batch is never committed */
     if (p->cfg->aggregates) {
         if (!b->agg && !(b->agg = enc_agg_new()))
             return enc_err_set(err, "out of memory");

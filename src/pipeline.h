@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "dim.h"
+#include "quality.h"
 #include "sink.h"
 #include "source.h"
 #include "status.h"
@@ -43,6 +44,7 @@ typedef struct {
     const enc_users *users;
     bool aggregates;      /* maintain the daily aggregates */
     int64_t watermark_us; /* drop repeated plays within this much event time; 0 = keep all */
+    enc_quality *quality; /* data-quality rules run on every batch (reader thread); NULL = none */
     volatile sig_atomic_t *stop; /* set asynchronously to ask for a clean stop */
     /* Called about once a second from the reader thread with committed totals. */
     void (*progress)(void *arg, const enc_pipeline_stats *st);
