@@ -334,12 +334,9 @@ static enc_status send_reference(enc_quality *q, enc_batch *b, enc_err *err)
 
 enc_status enc_quality_check_batch(enc_quality *q, enc_batch *b, int64_t now_us, enc_err *err)
 {
-    if (q->ref_pending && (b->nrecs > 0 || b->npos > 0) && send_reference(q, b, err) != ENC_OK)
-        return ENC_ERROR;
-    if (b->nrows == 0)
-        return ENC_OK;
     const enc_rules *rs = q->cfg.rules;
-    for (size_t ri = 0; ri < rs->n; ri++) {
+    size_t nrules = b->nrows > 0 ? rs->n : 0; /* a batch without rows has nothing to report */
+    for (size_t ri = 0; ri < nrules; ri++) {
         const enc_rule *r = &rs->rules[ri];
         if (r->kind == ENC_EXP_UNIQUE && q->cfg.watermark_us == 0)
             q->uniq[ri].n = 0, memset(q->uniq[ri].hash, 0, q->uniq[ri].nslots * sizeof *q->uniq[ri].hash);
@@ -352,6 +349,8 @@ enc_status enc_quality_check_batch(enc_quality *q, enc_batch *b, int64_t now_us,
             return ENC_ERROR;
         add_total(&q->totals[ri], res);
     }
+    if (q->ref_pending && (b->nrecs > 0 || b->npos > 0))
+        return send_reference(q, b, err);
     return ENC_OK;
 }
 
