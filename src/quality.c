@@ -326,7 +326,7 @@ static enc_status send_reference(enc_quality *q, enc_batch *b, enc_err *err)
             return enc_err_set(err, "out of memory");
         *res = (enc_quality_result){.rule = t->rule, .column = t->column, .action = t->action,
                                     .evaluated = t->evaluated, .failed = t->failed};
-        memcpy(res->samples, t->samples[0] ? t->samples : "[]", sizeof res->samples);
+        snprintf(res->samples, sizeof res->samples, "%s", t->samples[0] ? t->samples : "[]");
     }
     q->ref_pending = false;
     return ENC_OK;
@@ -369,7 +369,7 @@ static void ref_set(enc_quality *q, const ref_check *c)
     enc_quality_total *t = &q->totals[q->cfg.rules->n + q->nref++];
     *t = (enc_quality_total){.rule = c->rule, .column = c->column, .action = "warn", .batches = 1,
                              .evaluated = c->evaluated, .failed = c->failed};
-    memcpy(t->samples, c->samples[0] ? c->samples : "[]", sizeof t->samples);
+    snprintf(t->samples, sizeof t->samples, "%s", c->samples[0] ? c->samples : "[]");
 }
 
 /* ids unique and non-empty */
