@@ -86,6 +86,10 @@ static int cmp_entries(uint32_t ia, uint32_t ib, void *arg)
  * they are and enc_agg_at follows the order array. */
 enc_status enc_agg_sort(enc_agg *a)
 {
+    if (a->n == 0) { /* an empty batch: no order array yet, and NULL + 0 is UB */
+        a->sorted = true;
+        return ENC_OK;
+    }
     if (a->slots)
         memset(a->slots, 0, a->nslots * sizeof *a->slots);
     if (a->n == 0) { /* no order array yet: order + n would offset a null pointer (UBSan) */
