@@ -25,7 +25,6 @@ struct enc_quality {
     enc_quality_config cfg;
     enc_quality_total *totals; /* rules->n, then NREF reference checks */
     size_t nref;               /* reference checks done (0 or NREF) */
-    bool ref_pending;          /* reference results not yet sent with a batch */
     uniq_set *uniq;            /* one per rule; used by unique rules only */
     bool stopped;
     bool any_fail;
@@ -317,21 +316,6 @@ static void add_total(enc_quality_total *t, const enc_quality_result *r)
     t->failed += r->failed;
 }
 
-static enc_status send_reference(enc_quality *q, enc_batch *b, enc_err *err)
-{
-    for (size_t i = 0; i < q->nref; i++) {
-        const enc_quality_total *t = &q->totals[q->cfg.rules->n + i];
-        enc_quality_result *res = enc_batch_add_quality_result(b);
-        if (!res)
-            return enc_err_set(err, "out of memory");
-        *res = (enc_quality_result){.rule = t->rule, .column = t->column, .action = t->action,
-                                    .evaluated = t->evaluated, .failed = t->failed};
-        snprintf(res->samples, sizeof res->samples, "%s", t->samples[0] ? t->samples : "[]");
-    }
-    q->ref_pending = false;
-    return ENC_OK;
-}
-
 enc_status enc_quality_check_batch(enc_quality *q, enc_batch *b, int64_t now_us, enc_err *err)
 {
     const enc_rules *rs = q->cfg.rules;
@@ -349,8 +333,6 @@ enc_status enc_quality_check_batch(enc_quality *q, enc_batch *b, int64_t now_us,
             return ENC_ERROR;
         add_total(&q->totals[ri], res);
     }
-    if (q->ref_pending && (b->nrecs > 0 || b->npos > 0))
-        return send_reference(q, b, err);
     return ENC_OK;
 }
 
@@ -447,7 +429,6 @@ int enc_quality_check_reference(enc_quality *q, enc_warn_fn warn, void *warn_arg
         return 0;
     ref_songs(q);
     ref_users(q);
-    q->ref_pending = true;
     int failing = 0;
     for (size_t i = 0; i < q->nref; i++) {
         const enc_quality_total *t = &q->totals[q->cfg.rules->n + i];

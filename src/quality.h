@@ -48,9 +48,10 @@ enc_status enc_quality_new(enc_quality **out, const enc_quality_config *cfg, enc
 void enc_quality_free(enc_quality *q);
 
 /* Checks the reference data as loaded: ids unique and non-empty, the other required
- * columns non-empty, duration > 0. Results are warn-only: they join the totals, go out
- * with the next batch, and each failing check is passed to warn (may be NULL) as one
- * line. Returns the number of failing checks. */
+ * columns non-empty, duration > 0. Results are warn-only: they join the totals (the dry
+ * run's report) and each failing check is passed to warn (may be NULL) as one line.
+ * They are not batch results: QUALITY_RESULTS stays exactly-once across restarts.
+ * Returns the number of failing checks. */
 int enc_quality_check_reference(enc_quality *q, enc_warn_fn warn, void *warn_arg);
 
 /* Runs every rule over b->rows (and moves quarantined rows to b->quar, fixing b->stats),

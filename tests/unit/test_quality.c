@@ -311,14 +311,10 @@ static void test_reference_checks(void)
                      "values_to_not_be_null users.country 2/0 []\n"
                      "values_to_not_be_null users.subscription 2/0 []\n"
                      "values_to_not_be_null users.device 2/1 [\"U1\"]\n");
-    /* They go out once, with the first batch that has anything to commit. */
+    /* They are not batch results: a restart would store them again. */
     enc_batch b;
     enc_batch_init(&b);
-    T_CHECK(enc_quality_check_batch(q, &b, NOW, &err) == ENC_OK && b.nqres == 0);
     spec one[] = {{"U1", "S1", "x", NULL, 0, 1}};
-    fill(&b, one, 1);
-    T_CHECK(enc_quality_check_batch(q, &b, NOW, &err) == ENC_OK && b.nqres == 12);
-    enc_batch_reset(&b);
     fill(&b, one, 1);
     T_CHECK(enc_quality_check_batch(q, &b, NOW, &err) == ENC_OK && b.nqres == 0);
     enc_batch_free(&b);
