@@ -95,9 +95,12 @@ $(BUILD)/bench_parse: bench/bench_parse.c $(BUILD)/libencore.a
 $(BUILD)/bench_drop: bench/bench_drop.c $(BUILD)/libencore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libencore.a $(LDLIBS)
 
+$(BUILD)/bench_sql: bench/bench_sql.c $(BUILD)/libencore.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libencore.a $(LDLIBS)
+
 bench-build: deps
 	@bash scripts/deps.sh bench
-	$(MAKE) BUILD=build-bench OPT="$(BENCH_OPT)" all build-bench/bench_parse build-bench/bench_drop
+	$(MAKE) BUILD=build-bench OPT="$(BENCH_OPT)" all build-bench/bench_parse build-bench/bench_drop build-bench/bench_sql
 
 bench: bench-build
 	bash bench/run.sh build-bench

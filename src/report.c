@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -256,6 +257,58 @@ static char *dup_column(sqlite3_stmt *st, int i, bool *oom)
     return d;
 }
 
+/* ---- chart plan: which table answers which days -------------------------------------- */
+
+/* Cuts [from, to] into runs of whole years (TABLE_YEARLY), whole months (TABLE_MONTHLY)
+ * and the remaining days (TABLE_DAILY), in time order: at most two day runs, three month
+ * runs and one year run. Without rollups the whole period is one day run. */
+size_t enc_period_segments(const enc_period *p, bool rollups, enc_segment out[ENC_SEGMENTS_MAX])
+{
+    int64_t from, to;
+    if (enc_ts_parse_date(p->from, 10, &from) != ENC_OK || enc_ts_parse_date(p->to, 10, &to) != ENC_OK)
+        return 0;
+    if (!rollups) {
+        out[0] = (enc_segment){.grain = ENC_GRAIN_DAY};
+        snprintf(out[0].lo, sizeof out[0].lo, "%s", p->from);
+        snprintf(out[0].hi, sizeof out[0].hi, "%s", p->to);
+        return 1;
+    }
+    size_t n = 0;
+    for (int64_t d = from; d <= to && n < ENC_SEGMENTS_MAX;) {
+        int y, m, dd;
+        enc_ts_civil(d, &y, &m, &dd);
+        enc_segment *s = &out[n++];
+        if (m == 1 && dd == 1 && enc_ts_days_from_civil(y, 12, 31) <= to) {
+            int y2 = y;
+            while (y2 < 9999 && enc_ts_days_from_civil(y2 + 1, 12, 31) <= to)
+                y2++;
+            *s = (enc_segment){.grain = ENC_GRAIN_YEAR};
+            snprintf(s->lo, sizeof s->lo, "%04d", y);
+            snprintf(s->hi, sizeof s->hi, "%04d", y2);
+            d = enc_ts_days_from_civil(y2, 12, 31) + 1;
+        } else if (dd == 1 && enc_ts_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) - 1 <= to) {
+            int m2 = m; /* whole months up to the year's end; the next year may be whole */
+            while (m2 < 12 && enc_ts_days_from_civil(m2 == 11 ? y + 1 : y, m2 == 11 ? 1 : m2 + 2, 1) - 1 <= to)
+                m2++;
+            *s = (enc_segment){.grain = ENC_GRAIN_MONTH};
+            snprintf(s->lo, sizeof s->lo, "%04d-%02d", y, m);
+            snprintf(s->hi, sizeof s->hi, "%04d-%02d", y, m2);
+            d = m2 == 12 ? enc_ts_days_from_civil(y + 1, 1, 1) : enc_ts_days_from_civil(y, m2 + 1, 1);
+        } else {
+            int64_t end = (m == 12 ? enc_ts_days_from_civil(y + 1, 1, 1) : enc_ts_days_from_civil(y, m + 1, 1)) - 1;
+            if (end > to)
+                end = to;
+            *s = (enc_segment){.grain = ENC_GRAIN_DAY};
+            format_day(d, s->lo);
+            format_day(end, s->hi);
+            d = end + 1;
+        }
+        if (d <= to && n == ENC_SEGMENTS_MAX)
+            return 0; /* cannot happen: at most five runs */
+    }
+    return n;
+}
+
 /* ---- charts --------------------------------------------------------------------- */
 
 void enc_chart_title(enc_chart_by by, enc_chart_metric m, const enc_period *p, char *out, size_t size)
@@ -282,21 +335,28 @@ void enc_chart_title(enc_chart_by by, enc_chart_metric m, const enc_period *p, c
     }
 }
 
-/* Ranking needs listeners for every key only when ranking by listeners; otherwise the
- * sketches of the top `limit` keys alone are merged, one PRIMARY KEY range each. Song
- * title and artist come from the latest day in the period that has them. */
-static const char chart_sql_head[] =
-    "WITH g AS (SELECT key, sum(plays) AS plays, sum(seconds) AS seconds%s FROM \"%%s_DAILY\" "
-    "WHERE dimension = ?1 AND day >= ?2 AND day <= ?3 GROUP BY key ORDER BY %s DESC, plays DESC, key LIMIT ?4) "
-    "SELECT key, plays, seconds, %s, %s FROM g ORDER BY %s DESC, plays DESC, key";
-static const char listeners_agg[] = ", encore_hll_count(encore_hll_union(listeners)) AS listeners";
-static const char listeners_sub[] = "(SELECT encore_hll_count(encore_hll_union(x.listeners)) FROM \"%s_DAILY\" AS x "
-                                    "WHERE x.dimension = ?1 AND x.key = g.key AND x.day >= ?2 AND x.day <= ?3)";
-static const char song_names_sub[] =
-    "(SELECT x.title FROM \"%s_DAILY\" AS x WHERE x.dimension = ?1 AND x.key = g.key AND x.day >= ?2 "
-    "AND x.day <= ?3 AND x.title IS NOT NULL ORDER BY x.day DESC LIMIT 1), "
-    "(SELECT x.artist FROM \"%s_DAILY\" AS x WHERE x.dimension = ?1 AND x.key = g.key AND x.day >= ?2 "
-    "AND x.day <= ?3 AND x.artist IS NOT NULL ORDER BY x.day DESC LIMIT 1)";
+/* A chart is built in three steps, each reading as little as it can:
+ *   1. totals: plays and seconds per key over the period, from the coarsest tables that
+ *      cover it (enc_period_segments), ranked; only the top `limit` unless ranking by
+ *      listeners;
+ *   2. listeners: per key, the union of its daily sketches (one PRIMARY KEY range);
+ *   3. song title and artist: per key, from the latest day in the period that has them.
+ * Ranking by listeners visits keys by plays, descending, and stops when a key's plays
+ * cannot beat the current last place: a key's listeners are at most its plays, and its
+ * estimate at most LISTENERS_BOUND(plays) (exact below 4097 distinct users, where the
+ * sketch stays sparse; above, 6.25 % is 7.7 standard errors of the dense estimate). */
+#define LISTENERS_BOUND(plays) ((plays) + (plays) / 16)
+
+static const char *const grain_table[] = {"DAILY", "MONTHLY", "YEARLY"};
+static const char *const grain_col[] = {"day", "month", "year"};
+
+static const char listeners_sql[] = "SELECT encore_hll_count(encore_hll_union(listeners)) FROM \"%s_DAILY\" "
+                                    "WHERE dimension = ?1 AND key = ?2 AND day >= ?3 AND day <= ?4";
+static const char names_sql[] =
+    "SELECT (SELECT title FROM \"%s_DAILY\" WHERE dimension = ?1 AND key = ?2 AND day >= ?3 AND day <= ?4 "
+    "AND title IS NOT NULL ORDER BY day DESC LIMIT 1), "
+    "(SELECT artist FROM \"%s_DAILY\" WHERE dimension = ?1 AND key = ?2 AND day >= ?3 AND day <= ?4 "
+    "AND artist IS NOT NULL ORDER BY day DESC LIMIT 1)";
 
 static void chart_rows_free(enc_chart_row *rows, size_t n)
 {
@@ -315,52 +375,80 @@ void enc_chart_free(enc_chart *c)
     c->n = 0;
 }
 
-enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_chart *c, enc_err *err)
+static enc_status has_rollups(sqlite3 *db, const char *table, bool *yes, enc_err *err)
 {
-    c->rows = NULL;
-    c->n = 0;
-    enc_chart_title(c->by, c->metric, &c->period, c->title, sizeof c->title);
-    if (limit < 1 || limit > ENC_REPORT_LIMIT_MAX)
-        return enc_err_set(err, "limit %" PRId64 " is out of range 1-%d", limit, ENC_REPORT_LIMIT_MAX);
+    char name[96];
+    bool m = false, y = false;
+    snprintf(name, sizeof name, "%s_MONTHLY", table);
+    if (enc_report_table_exists(db, name, &m, err) != ENC_OK)
+        return ENC_ERROR;
+    snprintf(name, sizeof name, "%s_YEARLY", table);
+    if (enc_report_table_exists(db, name, &y, err) != ENC_OK)
+        return ENC_ERROR;
+    *yes = m && y;
+    return ENC_OK;
+}
 
+/* The totals query: one UNION ALL branch per segment, parameters ?2, ?3 … per branch. */
+static enc_status totals_sql(const char *table, enc_chart_metric metric, const enc_segment *seg, size_t nseg,
+                             int64_t limit, char *sql, size_t size, enc_err *err)
+{
     static const char *const order_col[] = {"plays", "listeners", "seconds"};
-    bool by_listeners = c->metric == ENC_METRIC_LISTENERS;
-    char fmt[SQL_MAX];
-    snprintf(fmt, sizeof fmt, chart_sql_head, by_listeners ? listeners_agg : "", order_col[c->metric],
-             by_listeners ? "listeners" : listeners_sub, c->by == ENC_BY_SONG ? song_names_sub : "NULL, NULL",
-             order_col[c->metric]);
+    size_t len = (size_t)snprintf(sql, size, "SELECT key, sum(plays) AS plays, sum(seconds) AS seconds FROM (");
+    for (size_t i = 0; i < nseg && len < size; i++)
+        len += (size_t)snprintf(sql + len, size - len,
+                                "%sSELECT key, plays, seconds FROM \"%s_%s\" WHERE dimension = ?1 AND %s >= ?%zu "
+                                "AND %s <= ?%zu",
+                                i ? " UNION ALL " : "", table, grain_table[seg[i].grain], grain_col[seg[i].grain],
+                                2 * i + 2, grain_col[seg[i].grain], 2 * i + 3);
+    if (len < size && metric == ENC_METRIC_LISTENERS)
+        len += (size_t)snprintf(sql + len, size - len, ") GROUP BY key ORDER BY plays DESC, key");
+    else if (len < size)
+        len += (size_t)snprintf(sql + len, size - len, ") GROUP BY key ORDER BY %s DESC, plays DESC, key LIMIT %" PRId64,
+                                order_col[metric], limit);
+    if (len >= size)
+        return enc_err_set(err, "internal error: query too long");
+    return ENC_OK;
+}
 
+/* Step 1: the ranked totals into *rows (owned by the caller, also on ENC_ERROR). */
+static enc_status chart_totals(sqlite3 *db, const char *table, const enc_chart *c, bool rollups, int64_t limit,
+                               enc_chart_row **rows, size_t *n, enc_err *err)
+{
+    enc_segment seg[ENC_SEGMENTS_MAX];
+    size_t nseg = enc_period_segments(&c->period, rollups, seg), cap = 0;
+    char sql[SQL_MAX];
+    if (nseg == 0)
+        return enc_err_set(err, "internal error: the period has no days");
+    if (totals_sql(table, c->metric, seg, nseg, limit, sql, sizeof sql, err) != ENC_OK)
+        return ENC_ERROR;
     sqlite3_stmt *st = NULL;
-    enc_chart_row *rows = NULL;
-    size_t n = 0, cap = 0;
-    enc_status rc = ENC_ERROR;
-    if (prepare_t(db, fmt, table, &st, err) != ENC_OK)
-        goto out;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(db, "preparing the query", err);
     sqlite3_bind_text(st, 1, by_names[c->by], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->period.from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->period.to, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, limit);
+    for (size_t i = 0; i < nseg; i++) {
+        sqlite3_bind_text(st, (int)(2 * i + 2), seg[i].lo, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, (int)(2 * i + 3), seg[i].hi, -1, SQLITE_STATIC);
+    }
+    enc_status rc = ENC_ERROR;
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
+        if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
-            enc_chart_row *r = enc_realloc(rows, ncap * sizeof *r);
+            enc_chart_row *r = enc_realloc(*rows, ncap * sizeof *r);
             if (!r) {
                 enc_err_set(err, "out of memory reading the chart");
                 goto out;
             }
-            rows = r;
+            *rows = r;
             cap = ncap;
         }
-        enc_chart_row *r = &rows[n++];
+        enc_chart_row *r = &(*rows)[(*n)++];
         bool oom = false;
         memset(r, 0, sizeof *r);
         r->key = dup_column(st, 0, &oom);
         r->plays = sqlite3_column_int64(st, 1);
         r->seconds = sqlite3_column_int64(st, 2);
-        r->listeners = sqlite3_column_int64(st, 3);
-        r->title = dup_column(st, 4, &oom);
-        r->artist = dup_column(st, 5, &oom);
         if (oom || !r->key) {
             enc_err_set(err, oom ? "out of memory reading the chart" : "a daily row has no key");
             goto out;
@@ -370,6 +458,166 @@ enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_ch
         sql_fail(db, "reading the chart", err);
         goto out;
     }
+    rc = ENC_OK;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Runs a per-key statement (?1 dimension, ?2 key, ?3 from, ?4 to) to its one row. */
+static enc_status key_step(sqlite3 *db, sqlite3_stmt *st, const enc_chart *c, const char *key, enc_err *err)
+{
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, by_names[c->by], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, c->period.from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, c->period.to, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return sql_fail(db, "reading the chart", err);
+    return ENC_OK;
+}
+
+/* Whether a ranks before b by listeners: listeners desc, plays desc, key asc. */
+static bool ranks_before(const enc_chart_row *a, const enc_chart_row *b)
+{
+    if (a->listeners != b->listeners)
+        return a->listeners > b->listeners;
+    if (a->plays != b->plays)
+        return a->plays > b->plays;
+    return strcmp(a->key, b->key) < 0;
+}
+
+static int cmp_rank(const void *x, const void *y)
+{
+    const enc_chart_row *a = x, *b = y;
+    return ranks_before(a, b) ? -1 : ranks_before(b, a) ? 1 : 0;
+}
+
+/* A heap of the best `limit` rows so far with the last-ranked at the root; rows are
+ * moved in (ownership of their strings too). */
+static void heap_sift_down(enc_chart_row *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && ranks_before(&h[w], &h[l]))
+            w = l;
+        if (r < n && ranks_before(&h[w], &h[r]))
+            w = r;
+        if (w == i)
+            return;
+        enc_chart_row t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
+static void heap_push(enc_chart_row *h, size_t *n, enc_chart_row r)
+{
+    size_t i = (*n)++;
+    h[i] = r;
+    while (i > 0 && ranks_before(&h[(i - 1) / 2], &h[i])) {
+        enc_chart_row t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+/* Step 2 when ranking by listeners: all[] (by plays desc, key asc) → the best `limit` into
+ * all[0..*kept), ranked; the rest freed. */
+static enc_status rank_by_listeners(sqlite3 *db, sqlite3_stmt *ls, const enc_chart *c, int64_t limit,
+                                    enc_chart_row *all, size_t n, size_t *kept, enc_err *err)
+{
+    size_t lim = (size_t)limit, nh = 0, i;
+    enc_chart_row *heap = enc_malloc((n < lim ? n : lim) * sizeof *heap + 1);
+    enc_status rc = ENC_OK;
+    if (!heap)
+        rc = enc_err_set(err, "out of memory reading the chart");
+    for (i = 0; rc == ENC_OK && i < n; i++) {
+        if (nh == lim && LISTENERS_BOUND(all[i].plays) <= heap[0].listeners)
+            break; /* neither this key nor any after it (fewer plays) can make the chart */
+        if ((rc = key_step(db, ls, c, all[i].key, err)) != ENC_OK)
+            break;
+        all[i].listeners = sqlite3_column_int64(ls, 0);
+        if (nh < lim) {
+            heap_push(heap, &nh, all[i]);
+        } else if (ranks_before(&all[i], &heap[0])) {
+            enc_free(heap[0].key);
+            heap[0] = all[i];
+            heap_sift_down(heap, nh, 0);
+        } else {
+            enc_free(all[i].key);
+        }
+        all[i].key = NULL; /* moved or freed */
+    }
+    for (; i < n; i++)
+        enc_free(all[i].key);
+    if (heap) {
+        qsort(heap, nh, sizeof *heap, cmp_rank);
+        memcpy(all, heap, nh * sizeof *heap);
+    }
+    *kept = nh;
+    enc_free(heap);
+    if (rc != ENC_OK) {
+        for (size_t k = 0; k < nh; k++)
+            enc_free(all[k].key);
+        *kept = 0;
+    }
+    return rc;
+}
+
+/* Steps 2 and 3 for rows already chosen: listeners (unless known) and song names. */
+static enc_status fill_rows(sqlite3 *db, sqlite3_stmt *ls, sqlite3_stmt *ns, const enc_chart *c, enc_chart_row *rows,
+                            size_t n, bool need_listeners, enc_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (need_listeners) {
+            if (key_step(db, ls, c, rows[i].key, err) != ENC_OK)
+                return ENC_ERROR;
+            rows[i].listeners = sqlite3_column_int64(ls, 0);
+        }
+        if (ns) {
+            if (key_step(db, ns, c, rows[i].key, err) != ENC_OK)
+                return ENC_ERROR;
+            bool oom = false;
+            rows[i].title = dup_column(ns, 0, &oom);
+            rows[i].artist = dup_column(ns, 1, &oom);
+            if (oom)
+                return enc_err_set(err, "out of memory reading the chart");
+        }
+    }
+    return ENC_OK;
+}
+
+enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_chart *c, enc_err *err)
+{
+    c->rows = NULL;
+    c->n = 0;
+    enc_chart_title(c->by, c->metric, &c->period, c->title, sizeof c->title);
+    if (limit < 1 || limit > ENC_REPORT_LIMIT_MAX)
+        return enc_err_set(err, "limit %" PRId64 " is out of range 1-%d", limit, ENC_REPORT_LIMIT_MAX);
+
+    bool by_listeners = c->metric == ENC_METRIC_LISTENERS, rollups = false;
+    sqlite3_stmt *ls = NULL, *ns = NULL;
+    enc_chart_row *rows = NULL;
+    size_t n = 0;
+    enc_status rc = ENC_ERROR;
+    if (has_rollups(db, table, &rollups, err) != ENC_OK ||
+        chart_totals(db, table, c, rollups, limit, &rows, &n, err) != ENC_OK)
+        goto out;
+    if (n > 0 && prepare_t(db, listeners_sql, table, &ls, err) != ENC_OK)
+        goto out;
+    if (n > 0 && c->by == ENC_BY_SONG && prepare_t(db, names_sql, table, &ns, err) != ENC_OK)
+        goto out;
+    if (by_listeners) {
+        size_t all = n;
+        n = 0; /* rank_by_listeners owns the keys of rows[0..all) until it returns */
+        if (rank_by_listeners(db, ls, c, limit, rows, all, &n, err) != ENC_OK)
+            goto out;
+    }
+    if (fill_rows(db, ls, ns, c, rows, n, !by_listeners, err) != ENC_OK)
+        goto out;
     c->rows = rows;
     c->n = n;
     rows = NULL;
@@ -377,7 +625,8 @@ enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_ch
     rc = ENC_OK;
 out:
     chart_rows_free(rows, n);
-    sqlite3_finalize(st);
+    sqlite3_finalize(ls);
+    sqlite3_finalize(ns);
     return rc;
 }
 

@@ -69,6 +69,23 @@ typedef struct {
  * *out. err names the flag and how to fix it, without a command prefix. */
 enc_status enc_period_parse(const enc_period_flags *f, enc_period *out, enc_err *err);
 
+/* Where a chart reads a run of its period from: TABLE_DAILY (lo/hi 'YYYY-MM-DD'),
+ * TABLE_MONTHLY ('YYYY-MM') or TABLE_YEARLY ('YYYY'), both ends inclusive. */
+typedef enum { ENC_GRAIN_DAY, ENC_GRAIN_MONTH, ENC_GRAIN_YEAR } enc_grain;
+typedef struct {
+    enc_grain grain;
+    char lo[11];
+    char hi[11];
+} enc_segment;
+#define ENC_SEGMENTS_MAX 8
+
+/* Cuts p into time-ordered runs of whole years, whole months and the days left over, so
+ * each run is read from the coarsest table (src/rollup.h) that covers it; "all time" is
+ * one run of years. Without rollups (a database no `encore run` has opened since they
+ * exist) the whole period is one run of days. Returns how many runs (0 only for a period
+ * enc_period_parse did not make). */
+size_t enc_period_segments(const enc_period *p, bool rollups, enc_segment out[ENC_SEGMENTS_MAX]);
+
 /* Parses "YYYY" (exactly four digits, 0001-9999). */
 enc_status enc_report_year_parse(const char *s, int *year);
 
@@ -99,10 +116,12 @@ typedef struct {
     size_t n;
 } enc_chart;
 
-/* Ranks the keys of dimension c->by over c->period by c->metric from TABLE_DAILY (`table`
- * is the events table name, already checked with enc_sql_identifier_ok): metric desc, then
- * plays desc, then key asc (bytewise); at most `limit` rows. Fills c->title, c->rows and
- * c->n. On ENC_ERROR c holds no rows. */
+/* Ranks the keys of dimension c->by over c->period by c->metric (`table` is the events
+ * table name, already checked with enc_sql_identifier_ok): metric desc, then plays desc,
+ * then key asc (bytewise); at most `limit` rows. Plays and minutes come from TABLE_YEARLY,
+ * TABLE_MONTHLY and TABLE_DAILY (enc_period_segments); listeners from the daily sketches
+ * of each key shown (and, ranking by listeners, of the keys whose plays could still place
+ * them). Fills c->title, c->rows and c->n. On ENC_ERROR c holds no rows. */
 enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_chart *c, enc_err *err);
 void enc_chart_free(enc_chart *c);
 

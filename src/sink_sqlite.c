@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "buf.h"
+#include "rollup.h"
 #include "sink.h"
 #include "sql_hll.h"
 #include "timestamp.h"
@@ -36,6 +37,7 @@ typedef struct {
     sqlite3_stmt *ins_dedup;
     sqlite3_stmt *del_dedup;
     sqlite3_stmt *ins_quality;
+    enc_rollup *rollup; /* monthly and yearly totals beside the daily rows */
     enc_buf blob; /* scratch for sketch blobs */
     enc_position *positions; /* from load_positions, owned here */
     size_t npositions;
@@ -213,7 +215,7 @@ static enc_status sq_open(void *ctx, const char *target, const enc_sink_config *
     if (enc_sql_hll_register(c->db) != SQLITE_OK)
         return db_fail(c, SQLITE_ERROR, "register functions", err);
     enc_buf_init(&c->blob, ENC_HLL_BLOB_MAX + 64);
-    if (create_schema(c, err) != ENC_OK)
+    if (create_schema(c, err) != ENC_OK || enc_rollup_open(c->db, c->table, &c->rollup, err) != ENC_OK)
         return ENC_ERROR;
     return prepare_all(c, err);
 }
@@ -335,7 +337,7 @@ static enc_status sq_write_aggregates(void *ctx, const enc_agg *a, enc_err *err)
         if (s != ENC_OK)
             return s;
     }
-    return ENC_OK;
+    return enc_rollup_add(c->rollup, a, err);
 }
 
 /* The batch id is the next _ENCORE_BATCHES id: safe because one process writes a
@@ -497,6 +499,8 @@ static void sq_close(void *ctx)
     sqlite3_finalize(c->ins_dedup);
     sqlite3_finalize(c->del_dedup);
     sqlite3_finalize(c->ins_quality);
+    enc_rollup_free(c->rollup);
+    c->rollup = NULL;
     enc_buf_free(&c->blob);
     for (size_t i = 0; i < c->npositions; i++)
         enc_free((char *)c->positions[i].key);
