@@ -1,6 +1,7 @@
 /* bench_sql — run an SQL script on a SQLite file with encore's HLL functions registered.
  *
- * `bench_sql DB < script.sql`: the sqlite3 shell without encore_hll_merge/_union/_count.
+ * `bench_sql DB < script.sql`: like the sqlite3 shell (rows printed with `|` between
+ * values) but with encore_hll_merge/_union/_count, which the shell lacks.
  * bench/reports.sh uses it to build a large sink by replicating a real one (copies shifted
  * by whole years, colliding daily rows merged with encore_hll_merge) without running the
  * pipeline again. Prints the first error and exits 1; never used by encore itself.
@@ -30,6 +31,14 @@ static char *read_all(FILE *f)
     return s;
 }
 
+static int print_row(void *arg, int n, char **v, char **names)
+{
+    for (int i = 0; i < n; i++)
+        printf("%s%s", i ? "|" : "", v[i] ? v[i] : "");
+    putchar('\n');
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -48,7 +57,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_sql: %s: %s\n", argv[1], db ? sqlite3_errmsg(db) : "out of memory");
         goto out;
     }
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_exec(db, sql, print_row, NULL, &msg) != SQLITE_OK) {
         fprintf(stderr, "bench_sql: %s\n", msg ? msg : sqlite3_errmsg(db));
         goto out;
     }

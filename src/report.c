@@ -391,16 +391,26 @@ static enc_status has_rollups(sqlite3 *db, const char *table, bool *yes, enc_err
 
 /* The totals query: one UNION ALL branch per segment, parameters ?2, ?3 … per branch. */
 static enc_status totals_sql(const char *table, enc_chart_metric metric, const enc_segment *seg, size_t nseg,
-                             int64_t limit, char *sql, size_t size, enc_err *err)
+                             bool rollups, int64_t limit, char *sql, size_t size, enc_err *err)
 {
     static const char *const order_col[] = {"plays", "listeners", "seconds"};
     size_t len = (size_t)snprintf(sql, size, "SELECT key, sum(plays) AS plays, sum(seconds) AS seconds FROM (");
-    for (size_t i = 0; i < nseg && len < size; i++)
-        len += (size_t)snprintf(sql + len, size - len,
-                                "%sSELECT key, plays, seconds FROM \"%s_%s\" WHERE dimension = ?1 AND %s >= ?%zu "
-                                "AND %s <= ?%zu",
-                                i ? " UNION ALL " : "", table, grain_table[seg[i].grain], grain_col[seg[i].grain],
-                                2 * i + 2, grain_col[seg[i].grain], 2 * i + 3);
+    for (size_t i = 0; i < nseg && len < size; i++) {
+        const char *col = grain_col[seg[i].grain];
+        /* Days go through the (dimension, day) index, which comes with the rollups: without
+         * statistics SQLite would rather scan the primary key for its key order. One
+         * period is `=`, so its rows come in key order and GROUP BY needs no sort. */
+        len += (size_t)snprintf(sql + len, size - len, "%sSELECT key, plays, seconds FROM \"%s_%s\"%s%s%s",
+                                i ? " UNION ALL " : "", table, grain_table[seg[i].grain],
+                                seg[i].grain == ENC_GRAIN_DAY && rollups ? " INDEXED BY \"" : "",
+                                seg[i].grain == ENC_GRAIN_DAY && rollups ? table : "",
+                                seg[i].grain == ENC_GRAIN_DAY && rollups ? "_DAILY_BY_DAY\"" : "");
+        if (len < size && strcmp(seg[i].lo, seg[i].hi) == 0)
+            len += (size_t)snprintf(sql + len, size - len, " WHERE dimension = ?1 AND %s = ?%zu", col, 2 * i + 2);
+        else if (len < size)
+            len += (size_t)snprintf(sql + len, size - len, " WHERE dimension = ?1 AND %s >= ?%zu AND %s <= ?%zu",
+                                    col, 2 * i + 2, col, 2 * i + 3);
+    }
     if (len < size && metric == ENC_METRIC_LISTENERS)
         len += (size_t)snprintf(sql + len, size - len, ") GROUP BY key ORDER BY plays DESC, key");
     else if (len < size)
@@ -420,7 +430,7 @@ static enc_status chart_totals(sqlite3 *db, const char *table, const enc_chart *
     char sql[SQL_MAX];
     if (nseg == 0)
         return enc_err_set(err, "internal error: the period has no days");
-    if (totals_sql(table, c->metric, seg, nseg, limit, sql, sizeof sql, err) != ENC_OK)
+    if (totals_sql(table, c->metric, seg, nseg, rollups, limit, sql, sizeof sql, err) != ENC_OK)
         return ENC_ERROR;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -428,7 +438,7 @@ static enc_status chart_totals(sqlite3 *db, const char *table, const enc_chart *
     sqlite3_bind_text(st, 1, by_names[c->by], -1, SQLITE_STATIC);
     for (size_t i = 0; i < nseg; i++) {
         sqlite3_bind_text(st, (int)(2 * i + 2), seg[i].lo, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, (int)(2 * i + 3), seg[i].hi, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, (int)(2 * i + 3), seg[i].hi, -1, SQLITE_STATIC); /* unused when = lo */
     }
     enc_status rc = ENC_ERROR;
     int s;

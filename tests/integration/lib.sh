@@ -62,6 +62,18 @@ agg_recomputed() {
       UNION ALL SELECT 'device', device, day, count(*), sum(d) FROM e WHERE device IS NOT NULL GROUP BY 2, 3)
       SELECT dim, key, day, plays, secs FROM r ORDER BY 1, 2, 3"
 }
+# Monthly and yearly totals as stored, and as recomputed from the daily rows:
+# "month|dimension|key|plays|seconds" then "year|…" lines.
+rollup_stored() {
+    sqlite3 -batch "$1" "SELECT month, dimension, key, plays, seconds FROM MUSIC_EVENTS_MONTHLY ORDER BY 1, 2, 3;
+        SELECT year, dimension, key, plays, seconds FROM MUSIC_EVENTS_YEARLY ORDER BY 1, 2, 3"
+}
+rollup_recomputed() {
+    sqlite3 -batch "$1" "SELECT substr(day, 1, 7) AS m, dimension, key, sum(plays), sum(seconds)
+        FROM MUSIC_EVENTS_DAILY GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+        SELECT substr(day, 1, 4) AS y, dimension, key, sum(plays), sum(seconds)
+        FROM MUSIC_EVENTS_DAILY GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+}
 # The whole daily table including the listener sketches, as a checksum.
 agg_digest() {
     sqlite3 -batch "$1" "SELECT dimension, key, day, plays, seconds, hex(listeners), title, artist

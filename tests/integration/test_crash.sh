@@ -202,6 +202,9 @@ check "killed every planned time (at least 90 %)" test "$kills" -ge $((TORTURE *
 check_eq "no differences" "$differences" "0"
 check "some rows were compared" test "$rows" -gt "$clean_rows"
 check_eq "aggregates equal a recomputation after kills" "$(agg_stored "$DB" | md5sum)" "$(agg_recomputed "$DB" | md5sum)"
+check_eq "monthly and yearly totals equal a recomputation after kills" "$(rollup_stored "$DB" | md5sum)" \
+    "$(rollup_recomputed "$DB" | md5sum)"
+check "monthly and yearly totals are not empty" test "$(rollup_stored "$DB" | wc -l)" -gt 0
 check_eq "database integrity" "$(sql 'PRAGMA integrity_check')" "ok"
 
 # A second writer on the same pipeline is refused while the first runs.

@@ -207,6 +207,34 @@ expect_usage "not a database" "^encore top: cannot read '$WORK/text.db': file is
     top --sink "sqlite:$WORK/text.db" --by song
 expect_usage "database is a directory" "^encore top: '$WORK' is not a database file" top --sink "sqlite:$WORK" --by song
 
+# --- monthly and yearly totals: kept by the run, equal to the daily rows, used for whole
+# months and years; a period of days, months and years gives what the days alone give
+check_eq "monthly and yearly totals equal a recomputation from the daily rows" "$(rollup_stored "$DB")" \
+    "$(rollup_recomputed "$DB")"
+check_eq "yearly totals of songs" "$(sql "SELECT year, key, plays FROM MUSIC_EVENTS_YEARLY WHERE dimension = 'song'
+    ORDER BY 1, 2")" "2024|S3|2
+2025|S1|5
+2025|S2|4
+2025|S3|3
+2025|S9|1"
+mixed=$(top --by song --from 2024-12-31 --to 2025-05-01 --format csv)
+check_eq "a period of days and months (S3: two plays on New Year's Eve, one on 1 May)" "$mixed" "$hdr
+1,$s1,5,1,16.7
+2,$s2,4,3,12.0
+3,$s3,3,2,15.0"
+cp "$DB" "$WORK/old.db"
+sqlite3 "$WORK/old.db" "DROP TABLE MUSIC_EVENTS_MONTHLY; DROP TABLE MUSIC_EVENTS_YEARLY;
+    DROP INDEX MUSIC_EVENTS_DAILY_BY_DAY"
+check_eq "a database without totals (before they existed): same chart from the daily rows" \
+    "$("$ENCORE" top --sink "sqlite:$WORK/old.db" --by song --from 2024-12-31 --to 2025-05-01 --format csv)" "$mixed"
+check_eq "… and by listeners" "$("$ENCORE" top --sink "sqlite:$WORK/old.db" --by song --metric listeners --format csv)" \
+    "$(top --by song --metric listeners --format csv)"
+"$ENCORE" run --events "$IN/events" --songs "$IN/songs.csv" --users "$IN/users.csv" --sink "sqlite:$WORK/old.db" \
+    --once --quiet >/dev/null 2>&1
+check_eq "its next run fills the totals from the daily rows" "$(rollup_stored "$WORK/old.db")" "$(rollup_stored "$DB")"
+check_eq "… and adds the day index" "$(sqlite3 "$WORK/old.db" "SELECT count(*) FROM sqlite_schema
+    WHERE name = 'MUSIC_EVENTS_DAILY_BY_DAY'")" "1"
+
 expect_usage "wrapped without --user" "^encore wrapped: --user ID is required" wrapped --sink "$S" --year 2025
 expect_usage "wrapped without --year" "^encore wrapped: --year YYYY is required" wrapped --sink "$S" --user U1
 expect_usage "wrapped bad --year" "^encore wrapped: --year '2025-01' is not valid" \

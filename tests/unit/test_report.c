@@ -17,6 +17,7 @@
 #include "hash.h"
 #include "hll.h"
 #include "report.h"
+#include "rollup.h"
 #include "sql_hll.h"
 
 /* ---- periods ---- */
@@ -145,6 +146,52 @@ static void test_titles(void)
     T_CHECK_STR(t, "Top countries, all time \u2014 by plays");
     enc_chart_title(ENC_BY_DEVICE, ENC_METRIC_LISTENERS, &p, t, sizeof t);
     T_CHECK_STR(t, "Top devices, all time \u2014 by listeners");
+}
+
+/* ---- chart plan: periods cut into years, months and days ---- */
+
+/* The runs of a period as "Y:lo..hi M:lo..hi D:lo..hi". */
+static void expect_segments(const char *from, const char *to, bool rollups, const char *want)
+{
+    enc_period p;
+    enc_err err;
+    T_CHECK(period(NULL, NULL, NULL, from, to, &p, &err) == ENC_OK);
+    enc_segment seg[ENC_SEGMENTS_MAX];
+    size_t n = enc_period_segments(&p, rollups, seg);
+    char got[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(got + len, sizeof got - len, "%s%c:%s..%s", i ? " " : "", "DMY"[seg[i].grain],
+                                seg[i].lo, seg[i].hi);
+    T_CHECK_STR(got, want);
+}
+
+static void test_period_segments(void)
+{
+    expect_segments("2025-01-01", "2025-12-31", true, "Y:2025..2025");
+    expect_segments("2025-04-01", "2025-04-30", true, "M:2025-04..2025-04");
+    expect_segments("2025-04-09", "2025-04-09", true, "D:2025-04-09..2025-04-09");
+    expect_segments("2025-04-09", "2025-04-09", false, "D:2025-04-09..2025-04-09");
+    expect_segments("2020-01-15", "2025-12-31", false, "D:2020-01-15..2025-12-31");
+    /* every kind of run: days, months to the year's end, years, months, days */
+    expect_segments("2020-12-15", "2024-03-10", true,
+                    "D:2020-12-15..2020-12-31 Y:2021..2023 M:2024-01..2024-02 D:2024-03-01..2024-03-10");
+    expect_segments("2020-01-15", "2022-03-10", true,
+                    "D:2020-01-15..2020-01-31 M:2020-02..2020-12 Y:2021..2021 M:2022-01..2022-02 "
+                    "D:2022-03-01..2022-03-10");
+    /* a leap February is whole; a range within one month stays days */
+    expect_segments("2024-02-01", "2024-02-29", true, "M:2024-02..2024-02");
+    expect_segments("2024-02-01", "2024-02-28", true, "D:2024-02-01..2024-02-28");
+    /* months across New Year when neither year is whole */
+    expect_segments("2024-11-01", "2025-01-31", true, "M:2024-11..2024-12 M:2025-01..2025-01");
+    enc_period all;
+    enc_err err;
+    T_CHECK(period(NULL, NULL, NULL, NULL, NULL, &all, &err) == ENC_OK);
+    enc_segment seg[ENC_SEGMENTS_MAX];
+    T_CHECK(enc_period_segments(&all, true, seg) == 1);
+    T_CHECK(seg[0].grain == ENC_GRAIN_YEAR);
+    T_CHECK_STR(seg[0].lo, "0001");
+    T_CHECK_STR(seg[0].hi, "9999");
 }
 
 /* ---- a daily-table fixture ---- */
@@ -287,6 +334,85 @@ static void test_chart_query_metrics(void)
     T_CHECK_STR(s, "{\"title\":\"Top genres of 2025 \u2014 by plays\",\"by\":\"genre\",\"metric\":\"plays\","
                    "\"from\":\"2025-01-01\",\"to\":\"2025-12-31\",\"rows\":[]}\n");
     free(s);
+    enc_chart_free(&c);
+    sqlite3_close(db);
+}
+
+/* Every chart of the fixture, with and without the monthly and yearly totals (filled by
+ * enc_rollup_open from the daily rows, as on a database's first open by `encore run`),
+ * renders the same: the rollups change where totals come from, never the answer. */
+static void test_chart_rollups_same_answer(void)
+{
+    sqlite3 *plain = chart_fixture(), *rolled = chart_fixture();
+    daily(rolled, "song", "E", "2026-01-01", 1, 60, 50, 1, "Next", "Art");
+    daily(plain, "song", "E", "2026-01-01", 1, 60, 50, 1, "Next", "Art");
+    enc_rollup *r = NULL;
+    enc_err err = {{0}};
+    T_CHECK(enc_rollup_open(rolled, "EV", &r, &err) == ENC_OK);
+    enc_rollup_free(r);
+    sqlite3_stmt *st;
+    T_CHECK(sqlite3_prepare_v2(rolled, "SELECT plays FROM \"EV_YEARLY\" WHERE dimension = 'song' AND key = 'A'", -1, &st,
+                               NULL) == SQLITE_OK);
+    T_CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 6);
+    sqlite3_finalize(st);
+    const char *spans[][2] = {{NULL, NULL},           {"2025-01-01", "2025-12-31"}, {"2025-04-01", "2025-04-30"},
+                              {"2025-04-30", "2025-04-30"}, {"2024-12-31", "2025-05-01"}, {"2025-04-02", "2026-01-01"},
+                              {"2024-01-01", "2026-12-31"}};
+    for (size_t k = 0; k < sizeof spans / sizeof spans[0]; k++) {
+        for (int by = 0; by < 2; by++) {
+            for (int m = 0; m < 3; m++) {
+                enc_chart a = {.by = (enc_chart_by)by, .metric = (enc_chart_metric)m}, b;
+                T_CHECK(period(NULL, NULL, NULL, spans[k][0], spans[k][1], &a.period, &err) == ENC_OK);
+                b = a;
+                for (int64_t limit = 1; limit <= 10; limit += 9) {
+                    T_CHECK(enc_chart_query(plain, "EV", limit, &a, &err) == ENC_OK);
+                    T_CHECK(enc_chart_query(rolled, "EV", limit, &b, &err) == ENC_OK);
+                    char *x = render(&a, ENC_FORMAT_CSV), *y = render(&b, ENC_FORMAT_CSV);
+                    T_CHECK_STR(y, x);
+                    T_CHECK(a.n > 0 || k == 3 || by == 1); /* every span but one day has song plays */
+                    free(x);
+                    free(y);
+                    enc_chart_free(&a);
+                    enc_chart_free(&b);
+                }
+            }
+        }
+    }
+    sqlite3_close(plain);
+    sqlite3_close(rolled);
+}
+
+/* Ranking by listeners stops at the first key whose plays cannot place; the keys it
+ * skips would not have placed. 200 songs, song k with k + 1 plays by k + 1 users. */
+static void test_chart_listeners_pruned(void)
+{
+    sqlite3 *db = fixture_db();
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    for (int k = 0; k < 200; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "K%03d", k);
+        daily(db, "song", key, "2025-03-03", k + 1, 0, 1000 * k, k + 1, NULL, NULL);
+    }
+    /* one song with the most plays, all by one user: visited first, ranked near last */
+    daily(db, "song", "ZZ", "2025-03-03", 5000, 0, 0, 1, NULL, NULL);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    enc_chart c = chart_of(ENC_BY_SONG, ENC_METRIC_LISTENERS, "2025-03");
+    enc_err err;
+    T_CHECK(enc_chart_query(db, "EV", 3, &c, &err) == ENC_OK);
+    T_CHECK(c.n == 3);
+    if (c.n == 3) {
+        T_CHECK_STR(c.rows[0].key, "K199");
+        T_CHECK_STR(c.rows[1].key, "K198");
+        T_CHECK_STR(c.rows[2].key, "K197");
+        T_CHECK(c.rows[0].listeners == 200 && c.rows[2].plays == 198);
+    }
+    enc_chart_free(&c);
+    T_CHECK(enc_chart_query(db, "EV", 250, &c, &err) == ENC_OK);
+    T_CHECK(c.n == 201);
+    if (c.n == 201) {
+        T_CHECK_STR(c.rows[199].key, "ZZ"); /* 1 listener, 5000 plays: before K000 (1, 1) */
+        T_CHECK_STR(c.rows[200].key, "K000");
+    }
     enc_chart_free(&c);
     sqlite3_close(db);
 }
@@ -668,7 +794,10 @@ int main(void)
     T_RUN(test_period_errors);
     T_RUN(test_names);
     T_RUN(test_titles);
+    T_RUN(test_period_segments);
     T_RUN(test_chart_query_metrics);
+    T_RUN(test_chart_rollups_same_answer);
+    T_RUN(test_chart_listeners_pruned);
     T_RUN(test_chart_listeners_estimate);
     T_RUN(test_chart_corrupt_sketch);
     T_RUN(test_render_table);

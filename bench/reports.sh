@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# bench/reports.sh DB [RUNS] — how fast `encore top` and `encore wrapped` answer on the
+# sink DB (bench/REPORTS.md has the figures and how the 100M-row sink was built).
+#
+# Times, as wall-clock milliseconds of the whole process (open, query, print):
+#   - `encore top` for every --by (song artist genre country device) and --metric (plays
+#     listeners minutes) over --year Y, --month Y-06 and --day Y-06-15, and all time
+#     for songs; Y is the year with the most plays (override: YEAR=YYYY);
+#   - `encore wrapped --year Y` for the user with the most plays that year (found through
+#     the _BY_USER index: a scan of it, once), the user of the play in the middle of the
+#     table, and a user who does not exist (override: HEAVY_USER, TYPICAL_USER).
+# Each command runs once cold — DB and its WAL evicted from the page cache first with
+# posix_fadvise(DONTNEED), which needs no privilege; the rest of the process image stays
+# cached — then RUNS times warm (default 5): the table shows cold, and the median, min
+# and max of the warm runs. Then EXPLAIN QUERY PLAN of the queries the reports run.
+# Knobs: ENCORE (default build/encore), BENCH_SQL (build/bench_sql), ONLY=top|wrapped.
+# Meant to run niced on a shared machine: `nice -n 19 bench/reports.sh DB`.
+set -euo pipefail
+db=$1
+runs=${2:-5}
+ENCORE=${ENCORE:-build/encore}
+SQL=${BENCH_SQL:-build/bench_sql}
+ONLY=${ONLY:-}
+t=MUSIC_EVENTS
+for x in "$ENCORE" "$SQL"; do [ -x "$x" ] || { echo "reports: $x missing (make all $SQL)" >&2; exit 2; }; done
+[ -f "$db" ] || { echo "reports: no database $db" >&2; exit 2; }
+q() { sqlite3 -readonly "$db" "$@"; }
+
+year=${YEAR:-$(q "SELECT substr(day, 1, 4) AS y FROM \"${t}_DAILY\" WHERE dimension = 'device'
+                  GROUP BY y ORDER BY sum(plays) DESC LIMIT 1")}
+month=$year-06 day=$year-06-15
+
+evict() {
+    python3 - "$db" "$db-wal" <<'EOF'
+import os, sys
+for f in sys.argv[1:]:
+    if os.path.exists(f):
+        fd = os.open(f, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+EOF
+}
+
+ms() { # command... → wall ms of one run, output discarded; fails loudly
+    local t0=$EPOCHREALTIME
+    "$@" >/dev/null || { echo "reports: failed: $*" >&2; exit 1; }
+    local t1=$EPOCHREALTIME
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }'
+}
+
+measure() { # label command...
+    local label=$1
+    shift
+    sync
+    evict
+    local cold warm=()
+    cold=$(ms "$@")
+    for ((i = 0; i < runs; i++)); do warm+=("$(ms "$@")"); done
+    local sorted
+    sorted=$(printf '%s\n' "${warm[@]}" | sort -n)
+    local med min max
+    med=$(echo "$sorted" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }')
+    min=$(echo "$sorted" | head -n 1) max=$(echo "$sorted" | tail -n 1)
+    printf '| %s | %s | %s | %s–%s |\n' "$label" "$cold" "$med" "$min" "$max"
+}
+
+echo "## encore reports on $db"
+echo
+echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/ { print $2 }') GiB RAM, load $(cut -d' ' -f1-3 /proc/loadavg), SQLite $(sqlite3 --version | cut -d' ' -f1)"
+echo "- file: $(du -h "$db" | cut -f1); $t rows (max rowid) $(q "SELECT max(rowid) FROM \"$t\""); ${t}_DAILY rows $(q "SELECT count(*) FROM \"${t}_DAILY\"")"
+has_rollups=$(q "SELECT count(*) FROM sqlite_schema WHERE name IN ('${t}_MONTHLY', '${t}_YEARLY')")
+echo "- rollups (${t}_MONTHLY and _YEARLY): $([ "$has_rollups" = 2 ] && echo yes || echo no)"
+echo "- periods: --year $year, --month $month, --day $day; $runs warm runs after one cold"
+echo
+
+if [ "$ONLY" != wrapped ]; then
+    echo "| encore top … | cold ms | warm median ms | warm min–max |"
+    echo "|---|---:|---:|---:|"
+    for period in "--year $year" "--month $month" "--day $day"; do
+        for by in song artist genre country device; do
+            for metric in plays listeners minutes; do
+                # shellcheck disable=SC2086
+                measure "--by $by --metric $metric $period" "$ENCORE" top --sink "sqlite:$db" --by $by --metric $metric $period
+            done
+        done
+    done
+    for metric in plays listeners minutes; do
+        measure "--by song --metric $metric (all time)" "$ENCORE" top --sink "sqlite:$db" --by song --metric $metric
+    done
+    echo
+fi
+
+if [ "$ONLY" != top ]; then
+    heavy=${HEAVY_USER:-$(q "SELECT user_id FROM \"$t\" INDEXED BY \"${t}_BY_USER\" WHERE event_time >= '$year'
+                             AND event_time < '$year-13' GROUP BY user_id ORDER BY count(*) DESC LIMIT 1")}
+    typical=${TYPICAL_USER:-$(q "SELECT user_id FROM \"$t\" WHERE rowid = (SELECT max(rowid) / 2 FROM \"$t\")")}
+    plays_of() { q "SELECT count(*) FROM \"$t\" WHERE user_id = '$1' AND event_time >= '$year' AND event_time < '$year-13'"; }
+    echo "| encore wrapped --year $year … | cold ms | warm median ms | warm min–max |"
+    echo "|---|---:|---:|---:|"
+    measure "--user $heavy (heaviest: $(plays_of "$heavy") plays)" "$ENCORE" wrapped --sink "sqlite:$db" --user "$heavy" --year "$year"
+    measure "--user $typical (typical: $(plays_of "$typical") plays)" "$ENCORE" wrapped --sink "sqlite:$db" --user "$typical" --year "$year"
+    measure "--user nobody-here (missing)" "$ENCORE" wrapped --sink "sqlite:$db" --user nobody-here --year "$year"
+    echo
+fi
+
+echo "### Query plans (EXPLAIN QUERY PLAN, as src/report.c builds the statements)"
+echo
+echo '```'
+plan() { echo "-- $1"; echo "EXPLAIN QUERY PLAN $2;" | "$SQL" "$db" | sed 's/^/   /'; }
+totals="SELECT key, sum(plays) AS plays, sum(seconds) AS seconds FROM"
+if [ "$has_rollups" = 2 ]; then
+    plan "top --year: totals" "$totals (SELECT key, plays, seconds FROM \"${t}_YEARLY\" WHERE dimension = 'song' AND year = '$year') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
+    plan "top --month: totals" "$totals (SELECT key, plays, seconds FROM \"${t}_MONTHLY\" WHERE dimension = 'song' AND month = '$month') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
+fi
+byday=""
+[ "$has_rollups" = 2 ] && byday=" INDEXED BY \"${t}_DAILY_BY_DAY\""
+plan "top --day: totals" "$totals (SELECT key, plays, seconds FROM \"${t}_DAILY\"$byday WHERE dimension = 'song' AND day = '$day') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
+plan "top: listeners of one key" "SELECT encore_hll_count(encore_hll_union(listeners)) FROM \"${t}_DAILY\" WHERE dimension = 'song' AND key = 'x' AND day >= '$year-01-01' AND day <= '$year-12-31'"
+plan "top --by song: title of one key" "SELECT title FROM \"${t}_DAILY\" WHERE dimension = 'song' AND key = 'x' AND day >= '$year-01-01' AND day <= '$year-12-31' AND title IS NOT NULL ORDER BY day DESC LIMIT 1"
+plan "wrapped: top songs" "SELECT song_id, max(title), max(artist), count(*) AS plays FROM \"$t\" WHERE user_id = 'x' AND event_time >= '$year-01-01' AND event_time < '$year-13' AND song_id IS NOT NULL GROUP BY song_id ORDER BY plays DESC, song_id LIMIT 5"
+echo '```'
