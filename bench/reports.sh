@@ -13,7 +13,8 @@
 # posix_fadvise(DONTNEED), which needs no privilege; the rest of the process image stays
 # cached — then RUNS times warm (default 5): the table shows cold, and the median, min
 # and max of the warm runs. Then EXPLAIN QUERY PLAN of the queries the reports run.
-# Knobs: ENCORE (default build/encore), BENCH_SQL (build/bench_sql), ONLY=top|wrapped.
+# Knobs: ENCORE (default build/encore), BENCH_SQL (build/bench_sql), ONLY=top|wrapped,
+# BY="song artist …" and METRICS="plays …" to time fewer charts.
 # Meant to run niced on a shared machine: `nice -n 19 bench/reports.sh DB`.
 set -euo pipefail
 db=$1
@@ -21,6 +22,8 @@ runs=${2:-5}
 ENCORE=${ENCORE:-build/encore}
 SQL=${BENCH_SQL:-build/bench_sql}
 ONLY=${ONLY:-}
+BY=${BY:-song artist genre country device}
+METRICS=${METRICS:-plays listeners minutes}
 t=MUSIC_EVENTS
 for x in "$ENCORE" "$SQL"; do [ -x "$x" ] || { echo "reports: $x missing (make all $SQL)" >&2; exit 2; }; done
 [ -f "$db" ] || { echo "reports: no database $db" >&2; exit 2; }
@@ -77,14 +80,14 @@ if [ "$ONLY" != wrapped ]; then
     echo "| encore top … | cold ms | warm median ms | warm min–max |"
     echo "|---|---:|---:|---:|"
     for period in "--year $year" "--month $month" "--day $day"; do
-        for by in song artist genre country device; do
-            for metric in plays listeners minutes; do
+        for by in $BY; do
+            for metric in $METRICS; do
                 # shellcheck disable=SC2086
                 measure "--by $by --metric $metric $period" "$ENCORE" top --sink "sqlite:$db" --by $by --metric $metric $period
             done
         done
     done
-    for metric in plays listeners minutes; do
+    for metric in $METRICS; do
         measure "--by song --metric $metric (all time)" "$ENCORE" top --sink "sqlite:$db" --by song --metric $metric
     done
     echo
