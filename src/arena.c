@@ -15,7 +15,7 @@ struct enc_arena_chunk {
 
 void enc_arena_init(enc_arena *a, size_t chunk_size)
 {
-    a->head = NULL;
+    a->head = a->spare = NULL;
     a->chunk_size = chunk_size ? chunk_size : 64 * 1024;
     a->used_total = 0;
 }
@@ -33,6 +33,21 @@ static enc_arena_chunk *chunk_new(size_t cap)
     return c;
 }
 
+/* A kept chunk with room for need bytes, unlinked from the spare list; NULL if none. */
+static enc_arena_chunk *take_spare(enc_arena *a, size_t need)
+{
+    for (enc_arena_chunk **link = &a->spare; *link; link = &(*link)->next) {
+        enc_arena_chunk *c = *link;
+        if (c->cap >= need) {
+            *link = c->next;
+            c->next = NULL;
+            c->used = 0;
+            return c;
+        }
+    }
+    return NULL;
+}
+
 void *enc_arena_alloc(enc_arena *a, size_t n)
 {
     size_t need = (n + 7) & ~(size_t)7;
@@ -40,8 +55,9 @@ void *enc_arena_alloc(enc_arena *a, size_t n)
         return NULL;
     enc_arena_chunk *c = a->head;
     if (!c || c->cap - c->used < need) {
-        size_t cap = need > a->chunk_size ? need : a->chunk_size;
-        enc_arena_chunk *fresh = chunk_new(cap);
+        enc_arena_chunk *fresh = take_spare(a, need);
+        if (!fresh)
+            fresh = chunk_new(need > a->chunk_size ? need : a->chunk_size);
         if (!fresh)
             return NULL;
         fresh->next = a->head;
@@ -62,38 +78,54 @@ char *enc_arena_dup(enc_arena *a, const char *p, size_t n)
     return d;
 }
 
-void enc_arena_reset(enc_arena *a)
+static void free_chunks(enc_arena_chunk *c)
 {
-    /* Keep the largest chunk: a batch's size is a good guess for the next one. */
-    enc_arena_chunk *keep = NULL;
-    enc_arena_chunk *c = a->head;
     while (c) {
         enc_arena_chunk *next = c->next;
-        if (!keep || c->cap > keep->cap) {
-            if (keep)
-                enc_free(keep);
+        enc_free(c);
+        c = next;
+    }
+}
+
+/* Keeps as many chunks as this batch used (plus one default chunk of slack) for the
+ * next one, so a steady stream reuses warm memory instead of faulting in fresh pages;
+ * one huge batch does not pin its memory beyond the next reset. */
+void enc_arena_reset(enc_arena *a)
+{
+    size_t budget = a->used_total + a->chunk_size, kept = 0;
+    enc_arena_chunk *c = a->head, *keep = NULL;
+    free_chunks(a->spare);
+    while (c) {
+        enc_arena_chunk *next = c->next;
+        if (kept + c->cap <= budget) {
+            kept += c->cap;
+            c->used = 0;
+            c->next = keep;
             keep = c;
         } else {
             enc_free(c);
         }
         c = next;
     }
-    if (keep) {
-        keep->next = NULL;
-        keep->used = 0;
-    }
-    a->head = keep;
+    a->head = NULL;
+    a->spare = keep;
     a->used_total = 0;
+}
+
+size_t enc_arena_capacity(const enc_arena *a)
+{
+    size_t n = 0;
+    for (const enc_arena_chunk *c = a->head; c; c = c->next)
+        n += c->cap;
+    for (const enc_arena_chunk *c = a->spare; c; c = c->next)
+        n += c->cap;
+    return n;
 }
 
 void enc_arena_free(enc_arena *a)
 {
-    enc_arena_chunk *c = a->head;
-    while (c) {
-        enc_arena_chunk *next = c->next;
-        enc_free(c);
-        c = next;
-    }
-    a->head = NULL;
+    free_chunks(a->head);
+    free_chunks(a->spare);
+    a->head = a->spare = NULL;
     a->used_total = 0;
 }
