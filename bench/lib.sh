@@ -13,14 +13,26 @@ else
     [ "${BENCH_LARGE:-0}" = 1 ] && SCALE="$SCALE 50000000"
 fi
 
+# Days of event time a dataset spans: as dense as a live service, ~10 plays per user and
+# day (1M users: 10M events a day), at least 1; BENCH_DAYS=N fixes it (0: the whole year).
+days_for() {
+    if [ -n "${BENCH_DAYS:-}" ]; then echo "$BENCH_DAYS"; else
+        local d=$((($1 + 10 * USERS - 1) / (10 * USERS)))
+        echo $((d > 365 ? 365 : d))
+    fi
+}
+
 # dataset EVENTS → prints its directory, generating it once (100k events per file).
 dataset() {
-    local n=$1 dir="$CACHE/data-$1-$SONGS-$USERS-$GEN_ID"
+    local n=$1 days
+    days=$(days_for "$1")
+    local dir="$CACHE/data-$1-$SONGS-$USERS-d$days-$GEN_ID"
     if [ ! -f "$dir/.complete" ]; then
         rm -rf "$dir"
         local files=$(((n + 99999) / 100000))
-        echo "bench: generating $n events ($files files, $SONGS songs, $USERS users) in $dir" >&2
-        "$ENCORE" gen --out "$dir" --events "$n" --files "$files" --songs "$SONGS" --users "$USERS" --seed 42 >&2
+        echo "bench: generating $n events over $days day(s) ($files files, $SONGS songs, $USERS users) in $dir" >&2
+        "$ENCORE" gen --out "$dir" --events "$n" --files "$files" --songs "$SONGS" --users "$USERS" --days "$days" \
+            --seed 42 >&2
         touch "$dir/.complete"
     fi
     echo "$dir"

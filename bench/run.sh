@@ -24,7 +24,8 @@
 #                    BENCH_LARGE=1): how time and peak RSS grow with stream length. The 1M
 #                    row is workload 3's runs; 10M and 50M run once (BENCH_SCALE_RUNS=N).
 # Peak RSS is GNU time's %M (the largest resident set of the process, KiB → MiB).
-# Datasets come from `encore gen` (100k songs, 1M users, seed 42), cached in bench/cache/
+# Datasets come from `encore gen` (100k songs, 1M users, seed 42, ~10 plays per user and day:
+# bench/lib.sh), cached in bench/cache/
 # by size and by the checksum of src/gen.c. Every workload runs BENCH_RUNS times (3);
 # the table shows medians. BENCH_QUICK=1: small data, one run each, 5 s of latency.
 # The table is also written to bench/cache/last-run.md. For profiling one workload:
