@@ -5,6 +5,7 @@ TMP=$CACHE/tmp
 TIME=/usr/bin/time
 mkdir -p "$CACHE" "$TMP"
 GEN_ID=$(md5sum src/gen.c | cut -c1-8)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     RUNS=${BENCH_RUNS:-1} SONGS=10000 USERS=100000 MAIN=200000 SCALE="200000 500000" LAT_SECONDS=5
@@ -67,7 +68,8 @@ AWK_MEDIAN='function median(list,   a, n, i, j, t) {
 machine() {
     echo "machine: $(nproc) cores, $(sed -nE 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)," \
         "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r);" \
-        "$(date -u '+%Y-%m-%d %H:%M UTC'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+        "$(date -u '+%Y-%m-%d %H:%M UTC'); load average (1/5/15 min) at start: $LOAD_START, at end:" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "build: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (src modified)')," \
         "cc $(cc -dumpversion) -O3 -march=native; SQLite $(sqlite3 --version | cut -d' ' -f1);" \
         "runs per workload: $RUNS (medians shown)"
