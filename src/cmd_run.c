@@ -221,6 +221,9 @@ int enc_cmd_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* Past a file-size limit (ulimit -f) write() must fail with EFBIG, which the sink
+     * reports, rather than SIGXFSZ killing the process without a word. */
+    signal(SIGXFSZ, SIG_IGN);
 
     warn_state w = {.quiet = o.quiet};
     enc_songs *songs = NULL;

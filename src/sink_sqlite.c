@@ -48,6 +48,7 @@ typedef struct {
 /* Maps an SQLite failure to RETRY (locked by another process) or ERROR. */
 static enc_status db_fail(sqlite_ctx *c, int rc, const char *what, enc_err *err)
 {
+    int sys_errno = errno; /* the failed write's, before anything below can change it */
     const char *msg = c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
     enc_err_set(err, "sqlite: %s: %s", what, msg);
     int prim = rc & 0xff;
@@ -56,6 +57,9 @@ static enc_status db_fail(sqlite_ctx *c, int rc, const char *what, enc_err *err)
     if (prim == SQLITE_FULL)
         enc_err_set(err, "sqlite: %s: disk full (%s); free space and run again: committed batches are intact",
                     what, msg);
+    else if (prim == SQLITE_IOERR && sys_errno == EFBIG) /* SQLite says only "disk I/O error" */
+        enc_err_set(err, "sqlite: %s: file size limit reached (%s); raise the limit (ulimit -f) or free space and "
+                    "run again: committed batches are intact", what, strerror(EFBIG));
     return ENC_ERROR;
 }
 
