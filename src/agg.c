@@ -92,10 +92,6 @@ enc_status enc_agg_sort(enc_agg *a)
     }
     if (a->slots)
         memset(a->slots, 0, a->nslots * sizeof *a->slots);
-    if (a->n == 0) { /* no order array yet: order + n would offset a null pointer (UBSan) */
-        a->sorted = true;
-        return ENC_OK;
-    }
     if (a->order_cap < a->n) {
         enc_free(a->order);
         a->order = enc_malloc(2 * a->n * sizeof *a->order);
