@@ -51,6 +51,12 @@ size_t enc_dedup_size(const enc_dedup *d)
     return d->n;
 }
 
+void enc_dedup_prefetch(const enc_dedup *d, uint64_t hash)
+{
+    if (d->nslots)
+        __builtin_prefetch(&d->slots[(hash ? hash : 1) & (d->nslots - 1)]);
+}
+
 static void place(enc_dedup_key *slots, size_t nslots, enc_dedup_key k)
 {
     size_t s = k.hash & (nslots - 1);

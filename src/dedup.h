@@ -24,6 +24,9 @@ typedef struct {
 typedef struct enc_dedup enc_dedup;
 
 enc_dedup *enc_dedup_new(int64_t watermark_us);
+/* A hint: brings the slot where a key with this hash would be into the cache, so that
+ * checking a run of keys overlaps their cache misses. */
+void enc_dedup_prefetch(const enc_dedup *d, uint64_t hash);
 void enc_dedup_free(enc_dedup *d);
 uint64_t enc_dedup_hash(enc_slice user_id, enc_slice song_id, int64_t time_us);
 /* *dup = true when the key is already known within the watermark; otherwise it is

@@ -227,21 +227,37 @@ static void ptr_set_add(ptr_set *s, const void *ptr)
     s->n++;
 }
 
-/* Drops plays already seen within the watermark, keeping the rest in order. */
+static enc_dedup_key dedup_key(const enc_row *r)
+{
+    return (enc_dedup_key){enc_dedup_hash(r->text[ENC_COL_USER_ID], r->text[ENC_COL_SONG_ID], r->event_time_us),
+                           r->event_time_us};
+}
+
+/* Drops plays already seen within the watermark, keeping the rest in order. The set is
+ * far bigger than the cache, so each key's slot is prefetched AHEAD rows early. */
 static enc_status drop_duplicates(pipeline *p, enc_batch *b, enc_err *err)
 {
+    enum { AHEAD = 8 };
+    enc_dedup_key ring[AHEAD];
     size_t kept = 0;
+    for (size_t i = 0; i < b->nrows && i < AHEAD; i++) {
+        ring[i] = dedup_key(&b->rows[i]);
+        enc_dedup_prefetch(p->dedup, ring[i].hash);
+    }
     for (size_t i = 0; i < b->nrows; i++) {
         const enc_row *r = &b->rows[i];
-        enc_dedup_key k = {enc_dedup_hash(r->text[ENC_COL_USER_ID], r->text[ENC_COL_SONG_ID], r->event_time_us),
-                           r->event_time_us};
+        enc_dedup_key k = ring[i % AHEAD];
+        if (i + AHEAD < b->nrows) {
+            ring[i % AHEAD] = dedup_key(&b->rows[i + AHEAD]);
+            enc_dedup_prefetch(p->dedup, ring[i % AHEAD].hash);
+        }
         bool dup;
         if (enc_dedup_check(p->dedup, k, &dup) != ENC_OK)
             return enc_err_set(err, "out of memory in the dedup state");
         if (dup) {
             b->stats.duplicates++;
             b->stats.rows--;
-            if (b->rows[i].text[ENC_COL_RESCUED].p)
+            if (r->text[ENC_COL_RESCUED].p)
                 b->stats.rescued--;
             continue;
         }
