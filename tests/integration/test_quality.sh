@@ -62,6 +62,11 @@ check_match "--since in the future: no results" "$later" '"rules":\[\],"days":\[
 check_eq "bad --since refused" "$?" "2"
 "$ENCORE" check --sink "sqlite:$WORK/none.db" >/dev/null 2>&1
 check_eq "report on a missing database refused" "$?" "2"
+"$ENCORE" check --sink "sqlite:$DB" --format xml >/dev/null 2>&1
+check_eq "unknown --format refused" "$?" "2"
+help=$("$ENCORE" check --help)
+check_match "check --help names both forms" "$help" "--sink sqlite:PATH.*--events DIR"
+check_match "encore --help lists check" "$("$ENCORE" --help)" "check +data-quality report"
 
 # ---- a bad rules file is refused at start ---------------------------------------------------
 err=$("$ENCORE" run --events "$WORK/q/events" "${ref[@]}" --rules "$R/bad.rules" --sink "sqlite:$WORK/bad.db" --once 2>&1)
