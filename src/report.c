@@ -563,7 +563,7 @@ static enc_status rank_by_listeners(sqlite3 *db, sqlite3_stmt *ls, const enc_cha
     }
     for (; i < n; i++)
         enc_free(all[i].key);
-    if (heap) {
+    if (heap && nh > 0) { /* nh == 0: `all` may be NULL, which memcpy must not get */
         qsort(heap, nh, sizeof *heap, cmp_rank);
         memcpy(all, heap, nh * sizeof *heap);
     }
