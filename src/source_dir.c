@@ -406,6 +406,20 @@ static enc_status frame_chunk(dir_ctx *c, dir_file *f, enc_framer *fr, enc_batch
     return ENC_OK;
 }
 
+/* True when p[0..n) is JSON whitespace only; counts its newlines. */
+static bool all_blank(const char *p, size_t n, int64_t *newlines)
+{
+    int64_t nl = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n')
+            nl++;
+        else if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return false;
+    }
+    *newlines = nl;
+    return true;
+}
+
 /* Reads new records of one file into the batch. */
 static enc_status read_file(dir_ctx *c, dir_file *f, enc_batch *b)
 {
@@ -426,11 +440,20 @@ static enc_status read_file(dir_ctx *c, dir_file *f, enc_batch *b)
     size_t carry_len = 0;
     bool tail_left = false, at_eof = false;
     int64_t start_offset = f->offset;
+    char *spare = NULL; /* the last buffer, when no record points into it: read into it again */
+    size_t spare_cap = 0;
     while (rc == ENC_OK && batch_takes_more(c, b)) {
         /* Records already framed point into earlier buffers, so each read takes a new one;
          * doubling for a long record keeps the arena within a few times its length. */
         size_t cap = carry_len > READ_CHUNK ? 2 * carry_len : carry_len + READ_CHUNK;
-        char *buf = enc_arena_alloc(&b->arena, cap);
+        char *buf;
+        if (carry_len == 0 && spare && spare_cap >= cap) { /* skipping or blanks: no growth */
+            buf = spare;
+            cap = spare_cap;
+        } else {
+            buf = enc_arena_alloc(&b->arena, cap);
+        }
+        spare = NULL;
         if (!buf) {
             rc = enc_err_set(c->err, "out of memory reading '%s'", f->path);
             break;
@@ -450,11 +473,22 @@ static enc_status read_file(dir_ctx *c, dir_file *f, enc_batch *b)
         if (fr->mode == ENC_FRAME_UNKNOWN && !enc_framer_sniff(fr, buf + skip_bom, len - skip_bom, at_eof)) {
             if (at_eof)
                 break;
+            int64_t newlines;
+            if (all_blank(buf + skip_bom, len - skip_bom, &newlines)) {
+                /* Only blanks so far: consume them rather than carry a run of any length. */
+                f->offset += (int64_t)len;
+                fr->line += newlines;
+                f->line = fr->line;
+                carry_len = 0;
+                spare = buf;
+                spare_cap = cap;
+                continue;
+            }
             carry = buf;
             carry_len = len;
             continue;
         }
-        size_t consumed;
+        size_t consumed, nrecs_before = b->nrecs;
         rc = frame_chunk(c, f, fr, b, buf + skip_bom, len - skip_bom, at_eof, &consumed, &tail_left);
         if (rc != ENC_OK)
             break;
@@ -463,6 +497,10 @@ static enc_status read_file(dir_ctx *c, dir_file *f, enc_batch *b)
         f->line = fr->line;
         carry = buf + consumed;
         carry_len = len - consumed;
+        if (carry_len == 0 && b->nrecs == nrecs_before) {
+            spare = buf;
+            spare_cap = cap;
+        }
         if (at_eof || tail_left)
             break;
     }
