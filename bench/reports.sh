@@ -11,8 +11,10 @@
 #     table, and a user who does not exist (override: HEAVY_USER, TYPICAL_USER).
 # Each command runs once cold — DB and its WAL evicted from the page cache first with
 # posix_fadvise(DONTNEED), which needs no privilege; the rest of the process image stays
-# cached — then RUNS times warm (default 5): the table shows cold, and the median, min
-# and max of the warm runs. Then EXPLAIN QUERY PLAN of the queries the reports run.
+# cached — then RUNS times warm (default 5): the table shows cold wall and CPU time, and
+# the median, min and max wall time and the median CPU time (user + sys, GNU time, 10 ms
+# steps) of the warm runs. On a shared machine wall time includes waiting for a core;
+# CPU time does not. Then EXPLAIN QUERY PLAN of the queries the reports run.
 # Knobs: ENCORE (default build/encore), BENCH_SQL (build/bench_sql), ONLY=top|wrapped,
 # BY="song artist …" and METRICS="plays …" to time fewer charts.
 # Meant to run niced on a shared machine: `nice -n 19 bench/reports.sh DB`.
@@ -44,27 +46,32 @@ for f in sys.argv[1:]:
 EOF
 }
 
-ms() { # command... → wall ms of one run, output discarded; fails loudly
+TIMES=$(mktemp)
+trap 'rm -f "$TIMES"' EXIT
+ms() { # command... → "wall_ms cpu_ms" of one run (cpu: user + sys, 10 ms steps), output discarded
     local t0=$EPOCHREALTIME
-    "$@" >/dev/null || { echo "reports: failed: $*" >&2; exit 1; }
+    /usr/bin/time -f '%U %S' -o "$TIMES" "$@" >/dev/null || { echo "reports: failed: $*" >&2; exit 1; }
     local t1=$EPOCHREALTIME
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }'
+    awk -v a="$t0" -v b="$t1" -v c="$(cat "$TIMES")" 'BEGIN { split(c, u, " "); printf "%.0f %.0f", (b - a) * 1000, (u[1] + u[2]) * 1000 }'
 }
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 
 measure() { # label command...
     local label=$1
     shift
     sync
     evict
-    local cold warm=()
+    local cold walls=() cpus=() w c
     cold=$(ms "$@")
-    for ((i = 0; i < runs; i++)); do warm+=("$(ms "$@")"); done
+    for ((i = 0; i < runs; i++)); do
+        read -r w c <<<"$(ms "$@")"
+        walls+=("$w") cpus+=("$c")
+    done
     local sorted
-    sorted=$(printf '%s\n' "${warm[@]}" | sort -n)
-    local med min max
-    med=$(echo "$sorted" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }')
-    min=$(echo "$sorted" | head -n 1) max=$(echo "$sorted" | tail -n 1)
-    printf '| %s | %s | %s | %s–%s |\n' "$label" "$cold" "$med" "$min" "$max"
+    sorted=$(printf '%s\n' "${walls[@]}" | sort -n)
+    printf '| %s | %s | %s | %s | %s–%s | %s |\n' "$label" "${cold% *}" "${cold#* }" "$(echo "$sorted" | median)" \
+        "$(echo "$sorted" | head -n 1)" "$(echo "$sorted" | tail -n 1)" "$(printf '%s\n' "${cpus[@]}" | median)"
 }
 
 echo "## encore reports on $db"
@@ -77,8 +84,8 @@ echo "- periods: --year $year, --month $month, --day $day; $runs warm runs after
 echo
 
 if [ "$ONLY" != wrapped ]; then
-    echo "| encore top … | cold ms | warm median ms | warm min–max |"
-    echo "|---|---:|---:|---:|"
+    echo "| encore top … | cold wall ms | cold cpu ms | warm wall ms (median) | warm wall min–max | warm cpu ms (median) |"
+    echo "|---|---:|---:|---:|---:|---:|"
     for period in "--year $year" "--month $month" "--day $day"; do
         for by in $BY; do
             for metric in $METRICS; do
@@ -98,8 +105,8 @@ if [ "$ONLY" != top ]; then
                              AND event_time < '$year-13' GROUP BY user_id ORDER BY count(*) DESC LIMIT 1")}
     typical=${TYPICAL_USER:-$(q "SELECT user_id FROM \"$t\" WHERE rowid = (SELECT max(rowid) / 2 FROM \"$t\")")}
     plays_of() { q "SELECT count(*) FROM \"$t\" WHERE user_id = '$1' AND event_time >= '$year' AND event_time < '$year-13'"; }
-    echo "| encore wrapped --year $year … | cold ms | warm median ms | warm min–max |"
-    echo "|---|---:|---:|---:|"
+    echo "| encore wrapped --year $year … | cold wall ms | cold cpu ms | warm wall ms (median) | warm wall min–max | warm cpu ms (median) |"
+    echo "|---|---:|---:|---:|---:|---:|"
     measure "--user $heavy (heaviest: $(plays_of "$heavy") plays)" "$ENCORE" wrapped --sink "sqlite:$db" --user "$heavy" --year "$year"
     measure "--user $typical (typical: $(plays_of "$typical") plays)" "$ENCORE" wrapped --sink "sqlite:$db" --user "$typical" --year "$year"
     measure "--user nobody-here (missing)" "$ENCORE" wrapped --sink "sqlite:$db" --user nobody-here --year "$year"
@@ -115,9 +122,11 @@ if [ "$has_rollups" = 2 ]; then
     plan "top --year: totals" "$totals (SELECT key, plays, seconds FROM \"${t}_YEARLY\" WHERE dimension = 'song' AND year = '$year') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
     plan "top --month: totals" "$totals (SELECT key, plays, seconds FROM \"${t}_MONTHLY\" WHERE dimension = 'song' AND month = '$month') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
 fi
-byday=""
-[ "$has_rollups" = 2 ] && byday=" INDEXED BY \"${t}_DAILY_BY_DAY\""
-plan "top --day: totals" "$totals (SELECT key, plays, seconds FROM \"${t}_DAILY\"$byday WHERE dimension = 'song' AND day = '$day') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
+if [ "$has_rollups" = 2 ]; then
+    plan "top --day: totals" "$totals (SELECT d.key AS key, d.plays AS plays, d.seconds AS seconds FROM \"${t}_MONTHLY\" AS m CROSS JOIN \"${t}_DAILY\" AS d WHERE m.dimension = 'song' AND m.month = substr('$day', 1, 7) AND d.dimension = 'song' AND d.key = m.key AND d.day = '$day') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
+else
+    plan "top --day: totals" "$totals (SELECT key, plays, seconds FROM \"${t}_DAILY\" WHERE dimension = 'song' AND day = '$day') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
+fi
 plan "top: listeners of one key" "SELECT encore_hll_count(encore_hll_union(listeners)) FROM \"${t}_DAILY\" WHERE dimension = 'song' AND key = 'x' AND day >= '$year-01-01' AND day <= '$year-12-31'"
 plan "top --by song: title of one key" "SELECT title FROM \"${t}_DAILY\" WHERE dimension = 'song' AND key = 'x' AND day >= '$year-01-01' AND day <= '$year-12-31' AND title IS NOT NULL ORDER BY day DESC LIMIT 1"
 plan "wrapped: top songs" "SELECT song_id, max(title), max(artist), count(*) AS plays FROM \"$t\" WHERE user_id = 'x' AND event_time >= '$year-01-01' AND event_time < '$year-13' AND song_id IS NOT NULL GROUP BY song_id ORDER BY plays DESC, song_id LIMIT 5"

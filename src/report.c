@@ -396,20 +396,27 @@ static enc_status totals_sql(const char *table, enc_chart_metric metric, const e
     static const char *const order_col[] = {"plays", "listeners", "seconds"};
     size_t len = (size_t)snprintf(sql, size, "SELECT key, sum(plays) AS plays, sum(seconds) AS seconds FROM (");
     for (size_t i = 0; i < nseg && len < size; i++) {
-        const char *col = grain_col[seg[i].grain];
-        /* Days go through the (dimension, day) index, which comes with the rollups: without
-         * statistics SQLite would rather scan the primary key for its key order. One
-         * period is `=`, so its rows come in key order and GROUP BY needs no sort. */
-        len += (size_t)snprintf(sql + len, size - len, "%sSELECT key, plays, seconds FROM \"%s_%s\"%s%s%s",
-                                i ? " UNION ALL " : "", table, grain_table[seg[i].grain],
-                                seg[i].grain == ENC_GRAIN_DAY && rollups ? " INDEXED BY \"" : "",
-                                seg[i].grain == ENC_GRAIN_DAY && rollups ? table : "",
-                                seg[i].grain == ENC_GRAIN_DAY && rollups ? "_DAILY_BY_DAY\"" : "");
-        if (len < size && strcmp(seg[i].lo, seg[i].hi) == 0)
-            len += (size_t)snprintf(sql + len, size - len, " WHERE dimension = ?1 AND %s = ?%zu", col, 2 * i + 2);
-        else if (len < size)
-            len += (size_t)snprintf(sql + len, size - len, " WHERE dimension = ?1 AND %s >= ?%zu AND %s <= ?%zu",
-                                    col, 2 * i + 2, col, 2 * i + 3);
+        const char *col = grain_col[seg[i].grain], *op = strcmp(seg[i].lo, seg[i].hi) == 0 ? "=" : ">=";
+        size_t lo = 2 * i + 2, hi = 2 * i + 3;
+        len += (size_t)snprintf(sql + len, size - len, "%s", i ? " UNION ALL " : "");
+        if (len < size && seg[i].grain == ENC_GRAIN_DAY && rollups) {
+            /* Days of one month: the month's keys (TABLE_MONTHLY), then each key's days by
+             * the daily primary key — a seek per key, never a scan of every day. CROSS JOIN
+             * keeps that order (without statistics SQLite might scan the daily rows). */
+            len += (size_t)snprintf(sql + len, size - len,
+                                    "SELECT d.key AS key, d.plays AS plays, d.seconds AS seconds FROM \"%s_MONTHLY\" AS m "
+                                    "CROSS JOIN \"%s_DAILY\" AS d WHERE m.dimension = ?1 AND m.month = substr(?%zu, 1, 7) "
+                                    "AND d.dimension = ?1 AND d.key = m.key AND d.day %s ?%zu",
+                                    table, table, lo, op, lo);
+        } else if (len < size) {
+            /* One period is `=`, so its rows come in key order and GROUP BY needs no sort. */
+            len += (size_t)snprintf(sql + len, size - len,
+                                    "SELECT key, plays, seconds FROM \"%s_%s\" WHERE dimension = ?1 AND %s %s ?%zu", table,
+                                    grain_table[seg[i].grain], col, op, lo);
+        }
+        if (len < size && *op == '>')
+            len += (size_t)snprintf(sql + len, size - len, " AND %s%s <= ?%zu",
+                                    seg[i].grain == ENC_GRAIN_DAY && rollups ? "d." : "", col, hi);
     }
     if (len < size && metric == ENC_METRIC_LISTENERS)
         len += (size_t)snprintf(sql + len, size - len, ") GROUP BY key ORDER BY plays DESC, key");

@@ -45,7 +45,7 @@ static bool table_exists(sqlite3 *db, const char *name)
     return yes;
 }
 
-/* Creates both tables and the day index and fills the totals from TABLE_DAILY, all in one
+/* Creates both tables and fills the totals from TABLE_DAILY, all in one
  * transaction: after it, the totals are complete or the tables do not exist. */
 static enc_status create_and_fill(sqlite3 *db, const char *t, enc_err *err)
 {
@@ -62,9 +62,8 @@ static enc_status create_and_fill(sqlite3 *db, const char *t, enc_err *err)
         "FROM \"%s_DAILY\" GROUP BY 1, 2, 3;"
         "INSERT INTO \"%s_YEARLY\" SELECT dimension, substr(month, 1, 4), key, sum(plays), sum(seconds) "
         "FROM \"%s_MONTHLY\" GROUP BY 1, 2, 3;"
-        "CREATE INDEX IF NOT EXISTS \"%s_DAILY_BY_DAY\" ON \"%s_DAILY\" (dimension, day);"
         "COMMIT;",
-        t, t, t, t, t, t, t, t, t, t);
+        t, t, t, t, t, t, t, t);
     if (len < 0 || (size_t)len >= sizeof sql)
         return enc_err_set(err, "internal error: rollup DDL too long");
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);

@@ -3,9 +3,10 @@
  *
  * Owns, in the sink's database: TABLE_MONTHLY (dimension, month 'YYYY-MM', key, plays,
  * seconds) and TABLE_YEARLY (dimension, year 'YYYY', key, plays, seconds), both WITHOUT
- * ROWID with the period before the key in the primary key (a period's keys are one range),
- * and the index TABLE_DAILY_BY_DAY on TABLE_DAILY (dimension, day) for the days of a
- * period that are not whole months. No sketches: unique listeners stay in TABLE_DAILY.
+ * ROWID with the period before the key in the primary key (a period's keys are one range).
+ * A month's keys also lead a chart of some of its days to their daily rows (one seek per
+ * key; TABLE_DAILY needs no second index). No sketches: unique listeners stay in
+ * TABLE_DAILY.
  * Called by sink_sqlite only, inside the batch's transaction, so the totals are
  * exactly-once like the daily rows. Read by report.c. Never prints.
  */
@@ -19,7 +20,7 @@
 
 typedef struct enc_rollup enc_rollup;
 
-/* Makes sure the rollup tables and the day index exist for events table `table` (a
+/* Makes sure the rollup tables exist for events table `table` (a
  * checked identifier, whose TABLE_DAILY exists). When the tables are new they are filled
  * from TABLE_DAILY in the same transaction, so a database written before rollups existed
  * gets complete totals on its next `encore run`. Then prepares the upserts. *out is the
