@@ -55,6 +55,11 @@ typedef struct {
     dir_file **files;  /* [0, nsorted) sorted by path; files found since are appended */
     size_t nfiles, nsorted, cap_files;
     int inotify_fd;    /* -1: polling only */
+    struct watched {
+        int wd;
+        char *dir;     /* the directory's path exactly as scan_dir spells it */
+    } *watches;        /* inotify watch descriptors, for the names in events */
+    size_t nwatches, cap_watches;
     bool scan_due;
     int64_t last_scan_us;
     size_t cursor;     /* file to continue with when a batch filled up */
@@ -154,11 +159,37 @@ static dir_file *add_file(dir_ctx *c, const char *path, bool gz)
     return f;
 }
 
+/* Watches a directory and remembers its path under the watch descriptor. A directory
+ * that cannot be watched is still found by the periodic rescan. */
 static void watch_dir(dir_ctx *c, const char *path)
 {
-    if (c->inotify_fd >= 0)
-        inotify_add_watch(c->inotify_fd, path,
-                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_ONLYDIR);
+    if (c->inotify_fd < 0)
+        return;
+    int wd = inotify_add_watch(c->inotify_fd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_ONLYDIR);
+    if (wd < 0)
+        return;
+    for (size_t i = 0; i < c->nwatches; i++)
+        if (c->watches[i].wd == wd)
+            return;
+    if (c->nwatches == c->cap_watches) {
+        size_t cap = c->cap_watches ? c->cap_watches * 2 : 16;
+        struct watched *w = enc_realloc(c->watches, cap * sizeof *w);
+        if (!w)
+            return;
+        c->watches = w;
+        c->cap_watches = cap;
+    }
+    char *dir = enc_strdup(path);
+    if (dir)
+        c->watches[c->nwatches++] = (struct watched){wd, dir};
+}
+
+static const char *watched_dir(const dir_ctx *c, int wd)
+{
+    for (size_t i = 0; i < c->nwatches; i++)
+        if (c->watches[i].wd == wd)
+            return c->watches[i].dir;
+    return NULL;
 }
 
 /* Records one candidate file found by the scan. */
@@ -547,7 +578,41 @@ static enc_status fill_batch(dir_ctx *c, enc_batch *b)
     return ENC_OK;
 }
 
-/* Waits for inotify events or the next tick; drains the events. */
+/* Takes one inotify event: a file event updates just that file (no directory walk), so
+ * a directory holding thousands of ingested files costs nothing per new one. Anything
+ * else (a new subdirectory, a lost event, an unknown watch) asks for a full scan. */
+static void take_event(dir_ctx *c, const struct inotify_event *ev)
+{
+    if (ev->mask & IN_Q_OVERFLOW || ev->mask & IN_ISDIR) {
+        c->scan_due = true;
+        return;
+    }
+    bool gz;
+    if (ev->len == 0 || !wanted_name(ev->name, &gz))
+        return; /* hidden, temporary or not an event file */
+    const char *dir = watched_dir(c, ev->wd);
+    char path[4096];
+    struct stat st;
+    if (!dir || (size_t)snprintf(path, sizeof path, "%s/%s", dir, ev->name) >= sizeof path ||
+        stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        c->scan_due = true;
+        return;
+    }
+    bool added = false;
+    if (scan_file(c, path, gz, &st, &added) != ENC_OK)
+        c->scan_due = true; /* out of memory: the scan reports it */
+}
+
+/* Files added by events are searched linearly until sorted in; keep that tail short. */
+static void sort_new_files(dir_ctx *c)
+{
+    if (c->nfiles - c->nsorted > 32) {
+        qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
+        c->nsorted = c->nfiles;
+    }
+}
+
+/* Waits for inotify events or the next tick, and takes the events. */
 static void wait_for_change(dir_ctx *c, int64_t wait_ms)
 {
     if (wait_ms <= 0)
@@ -558,13 +623,18 @@ static void wait_for_change(dir_ctx *c, int64_t wait_ms)
         return;
     }
     struct pollfd pfd = {.fd = c->inotify_fd, .events = POLLIN};
-    int n = poll(&pfd, 1, (int)wait_ms);
-    if (n > 0) {
-        char buf[16384];
-        while (read(c->inotify_fd, buf, sizeof buf) > 0)
-            ;
-        c->scan_due = true;
+    if (poll(&pfd, 1, (int)wait_ms) <= 0)
+        return;
+    _Alignas(struct inotify_event) char buf[16384];
+    ssize_t n;
+    while ((n = read(c->inotify_fd, buf, sizeof buf)) > 0) {
+        for (ssize_t at = 0; at + (ssize_t)sizeof(struct inotify_event) <= n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(buf + at);
+            take_event(c, ev);
+            at += (ssize_t)(sizeof *ev + ev->len);
+        }
     }
+    sort_new_files(c);
 }
 
 /* The soonest moment a waiting tail becomes settled, as a wait in ms (or the poll tick). */
@@ -674,6 +744,9 @@ static void dir_close(void *ctx)
         enc_free(c->files[i]);
     }
     enc_free(c->files);
+    for (size_t i = 0; i < c->nwatches; i++)
+        enc_free(c->watches[i].dir);
+    enc_free(c->watches);
     free(c->root); /* from realpath */
     if (c->inotify_fd >= 0)
         close(c->inotify_fd);

@@ -29,4 +29,28 @@ wait $PID
 check_eq "exit status after SIGTERM" "$?" "0"
 check_match "summary printed on stop" "$(cat "$WORK/out")" "5 rows written"
 check_eq "no quarantine" "$(sql 'SELECT count(*) FROM MUSIC_EVENTS_QUARANTINE')" "0"
+
+# With the periodic rescan an hour away, only inotify events can find files: 300 files
+# renamed into place, one written in place and appended to, one in a new subdirectory.
+mkdir "$WORK/events2"
+DB="$WORK/music2.db"
+"$ENCORE" run --events "$WORK/events2" --songs "$WORK/songs.csv" --users "$WORK/users.csv" --sink "sqlite:$DB" \
+    --poll 1h --watermark 0 >"$WORK/out2" 2>"$WORK/err2" &
+PID=$!
+sleep 0.5
+for i in $(seq 1 300); do
+    ev 1 $((i % 10)) >"$WORK/events2/.f$i.tmp"
+    mv "$WORK/events2/.f$i.tmp" "$WORK/events2/f$i.json"
+done
+check "300 renamed files found by events alone" wait_until 20 count_is 300
+ev 2 1 >"$WORK/events2/inplace.json"
+check "a file written in place is found" wait_until 10 count_is 301
+ev 2 2 >>"$WORK/events2/inplace.json"
+check "lines appended to it are found" wait_until 10 count_is 302
+mkdir "$WORK/events2/sub"
+ev 2 3 >"$WORK/events2/sub/x.json"
+check "a file in a new subdirectory is found" wait_until 10 count_is 303
+kill -TERM $PID
+wait $PID
+check_eq "each file once" "$(sql 'SELECT count(DISTINCT source_key) FROM _ENCORE_CHECKPOINT')" "302"
 finish
