@@ -247,7 +247,9 @@ static enc_status scan(dir_ctx *c)
 {
     bool added = false;
     enc_status rc = scan_dir(c, c->root, 0, &added);
-    if (added)
+    /* Files added by inotify events since the last sort are in the unsorted tail too:
+     * claiming them sorted without sorting would hide them from the binary search. */
+    if (added || c->nsorted < c->nfiles)
         qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
     c->nsorted = c->nfiles;
     c->scan_due = false;
