@@ -211,8 +211,83 @@ static enc_status parse_set(const ctx *c, enc_rule *r, const char *v)
     return ENC_OK;
 }
 
+/* The length of a bracket expression starting at p ('['), or 0 when it does not close. */
+static size_t bracket_len(const char *p)
+{
+    size_t i = 1;
+    if (p[i] == '^')
+        i++;
+    if (p[i] == ']')
+        i++; /* a leading ']' is a member */
+    for (; p[i]; i++)
+        if (p[i] == ']')
+            return i + 1;
+    return 0;
+}
+
+/* The largest number in a {m,n} bound starting at p ('{'); *end: its '}' (or the NUL). */
+static long bound_of(const char *p, const char **end)
+{
+    long most = 0, cur = 0;
+    for (p++; *p && *p != '}'; p++) {
+        cur = *p >= '0' && *p <= '9' ? (cur * 10 + (*p - '0') > 100000 ? 100000 : cur * 10 + (*p - '0')) : 0;
+        if (cur > most)
+            most = cur;
+    }
+    *end = *p ? p : p - 1;
+    return most;
+}
+
+/* glibc's regcomp copies a repeated subexpression once per repetition (x+ is xx*, x{n} is
+ * n copies), so nested or stacked repetitions make it allocate without bound
+ * (fuzz_rules: "a+++...+" took 2 GB). This bounds the copies before compiling: each
+ * sequence costs the sum of its atoms, a group the cost of its contents, a repetition
+ * multiplies the atom before it. Returns why a pattern is refused, or NULL. */
+static const char *regex_too_costly(const char *v)
+{
+    enum { DEPTH = 16 };
+    if (strlen(v) > ENC_RULES_REGEX_MAX)
+        return "is longer than " ENC_STR(ENC_RULES_REGEX_MAX) " bytes";
+    double sum[DEPTH] = {0}, last = 0;
+    int d = 0;
+    bool after_repeat = false;
+    for (const char *p = v; *p; p++) {
+        bool repeat = *p == '*' || *p == '?' || *p == '+' || *p == '{';
+        if (repeat && after_repeat)
+            return "repeats a repetition (as in a++ or a*{2}); write it once";
+        after_repeat = repeat;
+        if (*p == '+') {
+            sum[d] += last;
+        } else if (*p == '{') {
+            long n = bound_of(p, &p);
+            if (n > ENC_RULES_REGEX_REPEAT_MAX)
+                return "repeats more than {" ENC_STR(ENC_RULES_REGEX_REPEAT_MAX) "} times";
+            sum[d] += last * (double)n;
+        } else if (*p == '(') {
+            if (++d == DEPTH)
+                return "nests groups deeper than 15";
+            sum[d] = last = 0;
+        } else if (*p == ')' && d > 0) {
+            last = sum[d--] + 1;
+            sum[d] += last;
+        } else if (!repeat) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '[' && bracket_len(p))
+                p += bracket_len(p) - 1;
+            last = 1;
+            sum[d] += 1;
+        }
+    }
+    return sum[0] > ENC_RULES_REGEX_NODES_MAX ? "would compile to too large an automaton; simplify its repetitions"
+                                              : NULL;
+}
+
 static enc_status parse_regex(const ctx *c, enc_rule *r, const char *v)
 {
+    const char *why = regex_too_costly(v);
+    if (why)
+        return bad(c, "regex '%.64s' %s", v, why);
     int rc = regcomp(&r->re, v, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char msg[128];

@@ -25,6 +25,11 @@
 #define ENC_RULES_SET_MAX 1024          /* values in one in_set */
 #define ENC_RULES_KEY_COLS 4            /* columns in one unique key */
 #define ENC_RULES_NAME_MAX 64
+#define ENC_RULES_REGEX_MAX 256         /* bytes per regex */
+#define ENC_RULES_REGEX_REPEAT_MAX 100  /* largest {m,n} bound */
+#define ENC_RULES_REGEX_NODES_MAX 4096  /* atoms after expanding repetitions */
+#define ENC_STR_(x) #x
+#define ENC_STR(x) ENC_STR_(x)
 
 typedef enum { ENC_ACT_WARN, ENC_ACT_QUARANTINE, ENC_ACT_FAIL } enc_rule_action;
 

@@ -66,6 +66,21 @@ static void test_every_expectation(void)
     enc_rules_free(rs);
 }
 
+static void test_reasonable_regexes_pass(void)
+{
+    enc_err err = {{0}};
+    const char *ok[] = {"^S[0-9]{6}$", "^[A-Z][a-z]+(_[A-Z][a-z]+)*$", "(a|b)+c?", "^[]a+]+$", "x\\++", "(ab){2,5}"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "warn expect_column_values_to_match_regex title regex=%s\n", ok[i]);
+        enc_rules *rs = parse(line, &err);
+        T_CHECK(rs != NULL);
+        if (!rs)
+            fprintf(stderr, "  %s: %s\n", ok[i], err.msg);
+        enc_rules_free(rs);
+    }
+}
+
 static void test_comments_quotes_names(void)
 {
     enc_err err = {{0}};
@@ -96,6 +111,14 @@ static void test_refusals(void)
     refused("warn expect_column_values_to_be_in_set device", "needs values=");
     refused("warn expect_column_values_to_match_regex user_id", "needs regex=");
     refused("warn expect_column_values_to_match_regex user_id regex=(", "does not compile");
+    /* patterns glibc's regcomp would expand without bound (fuzz_rules found "a+++...") */
+    refused("warn expect_column_values_to_match_regex title regex=a+++", "repeats a repetition");
+    refused("warn expect_column_values_to_match_regex title regex=a{2}*", "repeats a repetition");
+    refused("warn expect_column_values_to_match_regex title regex=a{1000}", "repeats more than {100}");
+    refused("warn expect_column_values_to_match_regex title regex=((a{100}){100}){100}", "too large an automaton");
+    refused("warn expect_column_values_to_match_regex title regex=(((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)",
+            "too large an automaton");
+    refused("warn expect_column_values_to_match_regex title regex=((((((((((((((((a))))))))))))))))", "deeper than");
     refused("warn expect_column_values_to_be_between duration", "needs min=, max= or both");
     refused("warn expect_column_values_to_be_between title min=1", "works on duration or event_time");
     refused("warn expect_column_values_to_be_between duration min=x", "min='x' is not a number");
@@ -211,6 +234,7 @@ int main(void)
     T_RUN(test_every_expectation);
     T_RUN(test_comments_quotes_names);
     T_RUN(test_refusals);
+    T_RUN(test_reasonable_regexes_pass);
     T_RUN(test_limits);
     T_RUN(test_default_and_empty);
     T_RUN(test_out_of_memory);
