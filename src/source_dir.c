@@ -168,9 +168,18 @@ static void watch_dir(dir_ctx *c, const char *path)
     int wd = inotify_add_watch(c->inotify_fd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_ONLYDIR);
     if (wd < 0)
         return;
-    for (size_t i = 0; i < c->nwatches; i++)
-        if (c->watches[i].wd == wd)
-            return;
+    for (size_t i = 0; i < c->nwatches; i++) {
+        if (c->watches[i].wd != wd)
+            continue;
+        if (strcmp(c->watches[i].dir, path) != 0) { /* a number the kernel gave out again */
+            char *dir = enc_strdup(path);
+            if (dir) {
+                enc_free(c->watches[i].dir);
+                c->watches[i].dir = dir;
+            }
+        }
+        return;
+    }
     if (c->nwatches == c->cap_watches) {
         size_t cap = c->cap_watches ? c->cap_watches * 2 : 16;
         struct watched *w = enc_realloc(c->watches, cap * sizeof *w);
