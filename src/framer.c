@@ -51,21 +51,29 @@ static bool is_ws(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* Steps the string state over c. True when c was inside a JSON string (its closing
+ * quote included), so the caller's structural scan skips it. */
+static inline bool in_string(char c, bool *in_str, bool *esc)
+{
+    if (!*in_str)
+        return false;
+    if (*esc)
+        *esc = false;
+    else if (c == '\\')
+        *esc = true;
+    else if (c == '"')
+        *in_str = false;
+    return true;
+}
+
 /* Scans a bracketed value from its first byte. Returns the index after its closing
  * bracket, or `len` when the buffer ends first (state left in *depth etc.). */
 static size_t scan_brackets(const char *buf, size_t len, size_t i, int *depth, bool *in_str, bool *esc)
 {
     for (; i < len; i++) {
         char c = buf[i];
-        if (*in_str) {
-            if (*esc)
-                *esc = false;
-            else if (c == '\\')
-                *esc = true;
-            else if (c == '"')
-                *in_str = false;
+        if (in_string(c, in_str, esc))
             continue;
-        }
         if (c == '"') {
             *in_str = true;
         } else if (c == '{' || c == '[') {
@@ -131,14 +139,9 @@ static size_t scan_scalar(const char *buf, size_t len, size_t i, bool in_array, 
 {
     for (; i < len; i++) {
         char c = buf[i];
-        if (*in_str) {
-            if (*esc)
-                *esc = false;
-            else if (c == '\\')
-                *esc = true;
-            else if (c == '"')
-                *in_str = false;
-        } else if (c == '"') {
+        if (in_string(c, in_str, esc))
+            continue;
+        if (c == '"') {
             *in_str = true;
         } else if (c == '\n' || (in_array && (c == ',' || c == ']')) || c == '{') {
             return i;
