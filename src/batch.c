@@ -50,9 +50,26 @@ static void *grow(void **arr, size_t *n, size_t *cap, size_t size)
     return (char *)*arr + (*n)++ * size;
 }
 
+/* Rows made from earlier records point at them (enc_row.rec), and a batch may take records
+ * after some were enriched (pipeline.c fills a batch while the writer is busy): growing
+ * moves the array by hand so those pointers can follow while the old one is still valid. */
 enc_record *enc_batch_add_record(enc_batch *b)
 {
-    return grow((void **)&b->recs, &b->nrecs, &b->cap_recs, sizeof *b->recs);
+    if (b->nrecs < b->cap_recs)
+        return &b->recs[b->nrecs++];
+    size_t ncap = b->cap_recs ? b->cap_recs * 2 : 1024;
+    enc_record *nr = enc_malloc(ncap * sizeof *nr);
+    if (!nr)
+        return NULL;
+    if (b->nrecs)
+        memcpy(nr, b->recs, b->nrecs * sizeof *nr);
+    for (size_t i = 0; i < b->nrows; i++)
+        if (b->rows[i].rec)
+            b->rows[i].rec = nr + (b->rows[i].rec - b->recs);
+    enc_free(b->recs);
+    b->recs = nr;
+    b->cap_recs = ncap;
+    return &b->recs[b->nrecs++];
 }
 
 enc_row *enc_batch_add_row(enc_batch *b)

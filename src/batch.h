@@ -110,7 +110,7 @@ typedef struct {
 void enc_batch_init(enc_batch *b);
 void enc_batch_reset(enc_batch *b);
 void enc_batch_free(enc_batch *b);
-enc_record *enc_batch_add_record(enc_batch *b);
+enc_record *enc_batch_add_record(enc_batch *b); /* keeps the rows' rec pointers valid */
 enc_row *enc_batch_add_row(enc_batch *b);
 enc_quarantine *enc_batch_add_quarantine(enc_batch *b);
 enc_dedup_key *enc_batch_add_dedup_key(enc_batch *b);

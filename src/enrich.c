@@ -148,8 +148,13 @@ static enc_status enrich_one(enc_batch *b, const enc_record *r, enc_err *err)
  * dimension lookups are cache misses, and batched they overlap. */
 enc_status enc_enrich_batch(const enc_enrich_ctx *ctx, enc_batch *b, enc_err *err)
 {
+    return enc_enrich_records(ctx, b, 0, err);
+}
+
+enc_status enc_enrich_records(const enc_enrich_ctx *ctx, enc_batch *b, size_t from, enc_err *err)
+{
     size_t first = b->nrows;
-    for (size_t i = 0; i < b->nrecs; i++)
+    for (size_t i = from; i < b->nrecs; i++)
         if (enrich_one(b, &b->recs[i], err) != ENC_OK)
             return ENC_ERROR;
     for (size_t i = first; i < b->nrows; i += JOIN_CHUNK)

@@ -21,5 +21,7 @@ typedef struct {
 /* Converts b->recs into b->rows and b->quar, updating b->stats. ENC_ERROR only when
  * memory runs out (err says so); bad records are quarantined, never an error. */
 enc_status enc_enrich_batch(const enc_enrich_ctx *ctx, enc_batch *b, enc_err *err);
+/* The same for b->recs[from..] only: the records a batch took since its last enrichment. */
+enc_status enc_enrich_records(const enc_enrich_ctx *ctx, enc_batch *b, size_t from, enc_err *err);
 
 #endif

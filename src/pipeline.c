@@ -185,6 +185,24 @@ static void push_ready(batch_queue *q, enc_batch *b)
     pthread_mutex_unlock(&q->mu);
 }
 
+/* True when the writer has nothing to write (or gave up, which take_free then reports).
+ * Waits up to wait_us for that; the writer's broadcast after each commit ends the wait. */
+static bool wait_writer_idle(batch_queue *q, int64_t wait_us)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    int64_t ns = until.tv_nsec + wait_us * 1000;
+    until.tv_sec += ns / 1000000000;
+    until.tv_nsec = ns % 1000000000;
+    pthread_mutex_lock(&q->mu);
+    while (q->count > 0 && !q->failed && wait_us > 0)
+        if (pthread_cond_timedwait(&q->changed, &q->mu, &until) != 0)
+            break;
+    bool idle = q->count == 0 || q->failed;
+    pthread_mutex_unlock(&q->mu);
+    return idle;
+}
+
 static void snapshot(batch_queue *q, enc_pipeline_stats *out)
 {
     pthread_mutex_lock(&q->mu);
@@ -233,22 +251,25 @@ static enc_dedup_key dedup_key(const enc_row *r)
                            r->event_time_us};
 }
 
-/* Drops plays already seen within the watermark, keeping the rest in order. The set is
- * far bigger than the cache, so each key's slot is prefetched AHEAD rows early. */
-static enc_status drop_duplicates(pipeline *p, enc_batch *b, enc_err *err)
+/* Drops plays already seen within the watermark from b->rows[from..], keeping the rest in
+ * order. The set is far bigger than the cache, so each key's slot is prefetched AHEAD rows
+ * early. */
+static enc_status drop_duplicates(pipeline *p, enc_batch *b, size_t from, enc_err *err)
 {
     enum { AHEAD = 8 };
+    enc_row *rows = b->rows + from;
+    size_t n = b->nrows - from;
     enc_dedup_key ring[AHEAD];
     size_t kept = 0;
-    for (size_t i = 0; i < b->nrows && i < AHEAD; i++) {
-        ring[i] = dedup_key(&b->rows[i]);
+    for (size_t i = 0; i < n && i < AHEAD; i++) {
+        ring[i] = dedup_key(&rows[i]);
         enc_dedup_prefetch(p->dedup, ring[i].hash);
     }
-    for (size_t i = 0; i < b->nrows; i++) {
-        const enc_row *r = &b->rows[i];
+    for (size_t i = 0; i < n; i++) {
+        const enc_row *r = &rows[i];
         enc_dedup_key k = ring[i % AHEAD];
-        if (i + AHEAD < b->nrows) {
-            ring[i % AHEAD] = dedup_key(&b->rows[i + AHEAD]);
+        if (i + AHEAD < n) {
+            ring[i % AHEAD] = dedup_key(&rows[i + AHEAD]);
             enc_dedup_prefetch(p->dedup, ring[i % AHEAD].hash);
         }
         bool dup;
@@ -265,9 +286,9 @@ static enc_status drop_duplicates(pipeline *p, enc_batch *b, enc_err *err)
         if (!slot)
             return enc_err_set(err, "out of memory in the dedup state");
         *slot = k;
-        b->rows[kept++] = *r;
+        rows[kept++] = *r;
     }
-    b->nrows = kept;
+    b->nrows = from + kept;
     if (enc_dedup_expire(p->dedup) != ENC_OK)
         return enc_err_set(err, "out of memory in the dedup state");
     b->dedup_horizon = enc_dedup_horizon(p->dedup);
@@ -331,23 +352,46 @@ static enc_status sort_rows_by_user(pipeline *p, enc_batch *b, enc_err *err)
     return ENC_OK;
 }
 
-/* Everything the reader thread does to a batch after the source filled it. */
-static enc_status process(pipeline *p, enc_batch *b, enc_err *err)
+/* How far the reader has processed the batch it is filling: a batch takes records over
+ * several polls while the writer is busy, and each poll's records are processed at once. */
+typedef struct {
+    size_t recs; /* records enriched */
+    size_t rows; /* rows deduplicated (and aggregated, when no quality rule may drop them) */
+} fill_mark;
+
+static enc_status add_aggregates(enc_batch *b, size_t from, enc_err *err)
+{
+    if (!b->agg && !(b->agg = enc_agg_new()))
+        return enc_err_set(err, "out of memory");
+    return enc_agg_add_rows(b->agg, b->rows + from, b->nrows - from, err);
+}
+
+/* What the reader thread does to the records a poll added: enrich, drop duplicates and,
+ * when no quality rule can quarantine rows later, aggregate (in file order the rows'
+ * strings are read front to back). */
+static enc_status process_new(pipeline *p, enc_batch *b, fill_mark *m, enc_err *err)
 {
     enc_enrich_ctx ectx = {p->cfg->songs, p->cfg->users};
-    if (enc_enrich_batch(&ectx, b, err) != ENC_OK)
+    if (enc_enrich_records(&ectx, b, m->recs, err) != ENC_OK)
         return ENC_ERROR;
-    if (p->dedup && drop_duplicates(p, b, err) != ENC_OK)
+    m->recs = b->nrecs;
+    if (p->dedup && drop_duplicates(p, b, m->rows, err) != ENC_OK)
         return ENC_ERROR;
+    if (p->cfg->aggregates && !p->cfg->quality && add_aggregates(b, m->rows, err) != ENC_OK)
+        return ENC_ERROR;
+    m->rows = b->nrows;
+    return ENC_OK;
+}
+
+/* What is left once the batch is complete, just before it goes to the writer. */
+static enc_status seal(pipeline *p, enc_batch *b, enc_err *err)
+{
     if (p->cfg->quality && enc_quality_check_batch(p->cfg->quality, b, enc_wall_us(), err) != ENC_OK)
         return ENC_ERROR; /* a `fail` rule: this batch is never committed */
     if (p->cfg->aggregates) {
-        if (!b->agg && !(b->agg = enc_agg_new()))
-            return enc_err_set(err, "out of memory");
-        /* Before sorting: in file order the rows' strings are read front to back. */
-        if (enc_agg_add_rows(b->agg, b->rows, b->nrows, err) != ENC_OK)
+        if (p->cfg->quality && add_aggregates(b, 0, err) != ENC_OK)
             return ENC_ERROR;
-        if (enc_agg_sort(b->agg) != ENC_OK)
+        if (b->agg && enc_agg_sort(b->agg) != ENC_OK)
             return enc_err_set(err, "out of memory sorting aggregates");
     }
     /* In (user_id, event_time) order the sink's user index is written front to back
@@ -355,33 +399,71 @@ static enc_status process(pipeline *p, enc_batch *b, enc_err *err)
     return sort_rows_by_user(p, b, err);
 }
 
+static bool batch_full(const pipeline *p, const enc_batch *b)
+{
+    const enc_source_config *sc = &p->cfg->source_cfg;
+    return (int64_t)b->nrecs >= sc->batch_events || (int64_t)b->arena.used_total >= sc->batch_bytes;
+}
+
+/* Group commit: a batch goes to the writer when it is full or the writer is idle; while
+ * the writer is busy, what lands meanwhile joins the batch, so a busy writer gets one
+ * large transaction instead of a queue of small ones each paying a commit. With nothing
+ * new to take, the reader waits for the writer for at most this long, then polls again. */
+#define IDLE_WAIT_US 2000
+
+static bool hand_over_now(pipeline *p, const enc_batch *b, bool took)
+{
+    if (batch_full(p, b))
+        return true;
+    if (!took && p->cfg->source_cfg.once)
+        return true; /* nothing more is coming now */
+    return wait_writer_idle(&p->q, took ? 0 : IDLE_WAIT_US);
+}
+
+static void count_files(ptr_set *files, const enc_batch *b, size_t from)
+{
+    for (size_t i = from; i < b->nrecs; i++)
+        if (i == 0 || b->recs[i].origin != b->recs[i - 1].origin)
+            ptr_set_add(files, b->recs[i].origin);
+}
+
+static void discard(batch_queue *q, enc_batch *b)
+{
+    enc_batch_reset(b);
+    give_back(q, b);
+}
+
 static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_err *err)
 {
     const enc_pipeline_config *cfg = p->cfg;
     int64_t last_progress = enc_mono_us();
     bool done = false;
+    enc_batch *b = NULL; /* the batch being filled */
+    fill_mark m = {0, 0};
     while (!done && !stop_requested(p)) {
-        enc_batch *b = take_free(&p->q);
-        if (!b)
-            return ENC_ERROR;
-        if (cfg->source->poll(src_ctx, b, 200, &done, err) != ENC_OK || process(p, b, err) != ENC_OK) {
-            enc_batch_reset(b);
-            give_back(&p->q, b);
+        if (!b) {
+            if (!(b = take_free(&p->q)))
+                return ENC_ERROR;
+            m = (fill_mark){0, 0};
+        }
+        size_t nrecs = b->nrecs, npos = b->npos;
+        bool open = nrecs > 0 || npos > 0;
+        if (cfg->source->poll(src_ctx, b, open ? 0 : 200, &done, err) != ENC_OK ||
+            process_new(p, b, &m, err) != ENC_OK) {
+            discard(&p->q, b);
             return ENC_ERROR;
         }
-        if (stop_requested(p)) { /* not committed: read again after a restart */
-            enc_batch_reset(b);
-            give_back(&p->q, b);
+        if (stop_requested(p)) /* not committed: read again after a restart */
             break;
-        }
-        for (size_t i = 0; i < b->nrecs; i++)
-            if (i == 0 || b->recs[i].origin != b->recs[i - 1].origin)
-                ptr_set_add(files, b->recs[i].origin);
-        if (b->nrecs > 0 || b->npos > 0) {
+        count_files(files, b, nrecs);
+        bool took = b->nrecs > nrecs || b->npos > npos;
+        if ((b->nrecs > 0 || b->npos > 0) && hand_over_now(p, b, took)) {
+            if (seal(p, b, err) != ENC_OK) {
+                discard(&p->q, b);
+                return ENC_ERROR;
+            }
             push_ready(&p->q, b);
-        } else {
-            enc_batch_reset(b);
-            give_back(&p->q, b);
+            b = NULL;
         }
         int64_t now = enc_mono_us();
         if (cfg->progress && now - last_progress >= 1000000) {
@@ -393,6 +475,8 @@ static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_er
             last_progress = now;
         }
     }
+    if (b)
+        discard(&p->q, b);
     return ENC_OK;
 }
 
@@ -437,7 +521,11 @@ enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *
     void *src_ctx = enc_calloc(1, cfg->source->ctx_size);
     p.sink_ctx = enc_calloc(1, cfg->sink->ctx_size);
     pthread_mutex_init(&p.q.mu, NULL);
-    pthread_cond_init(&p.q.changed, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* wait_writer_idle's deadline */
+    pthread_cond_init(&p.q.changed, &ca);
+    pthread_condattr_destroy(&ca);
     for (size_t i = 0; i < NBATCH; i++) {
         enc_batch_init(&batches[i]);
         p.q.free_list[p.q.nfree++] = &batches[i];

@@ -2,7 +2,10 @@
  *
  * Two threads: the caller's thread reads and enriches batches; a writer thread commits
  * them to the sink. A bounded queue of batches between them is the backpressure (at
- * most ENC_PIPELINE_QUEUE batches in flight). Positions come back from the sink at
+ * most ENC_PIPELINE_QUEUE batches in flight). The reader hands a batch over when it is
+ * full (--batch-events) or the writer is idle; while the writer is busy, records that
+ * land join the batch being filled, enriched as they come (group commit: one commit for
+ * everything that arrived during the previous one). Positions come back from the sink at
  * start, so a restart resumes exactly after the last committed batch. A stop request
  * (SIGINT/SIGTERM via *stop) finishes the batch in hand, commits it, and returns.
  */
