@@ -117,6 +117,9 @@ static enc_status create_schema(sqlite_ctx *c, enc_err *err)
              "CREATE INDEX IF NOT EXISTS \"%s_BY_USER\" ON \"%s\" (user_id, event_time);"
              "CREATE TABLE IF NOT EXISTS \"_ENCORE_DEDUP\" (pipeline TEXT NOT NULL, max_time INTEGER NOT NULL, "
              "keys BLOB NOT NULL);"
+             /* Every commit expires old keys: without this index that DELETE read the whole
+              * table, one row per batch of the last watermark, ~6 µs a row (10k rows: 58 ms). */
+             "CREATE INDEX IF NOT EXISTS \"_ENCORE_DEDUP_BY_TIME\" ON \"_ENCORE_DEDUP\" (pipeline, max_time);"
              "CREATE TABLE IF NOT EXISTS \"QUALITY_RESULTS\" (batch_id INTEGER NOT NULL, pipeline TEXT NOT NULL, "
              "rule TEXT NOT NULL, column_name TEXT, action TEXT NOT NULL, evaluated INTEGER NOT NULL, "
              "failed INTEGER NOT NULL, samples TEXT, checked_at TEXT NOT NULL);",

@@ -74,4 +74,9 @@ check_eq "watch mode: daily aggregates match the rows" "$(agg_stored "$DB" | md5
 check_eq "watch mode: daily aggregates as --once" "$(agg_stored "$DB" | md5sum)" "$(agg_stored "$DB2" | md5sum)"
 check_eq "watch mode: rollups match the daily rows" "$(rollup_stored "$DB" | md5sum)" \
     "$(rollup_recomputed "$DB" | md5sum)"
+
+# Each commit expires old dedup keys; that must be a range of an index, not a scan of
+# one row per batch committed within the watermark (which grows with every commit).
+plan=$(sql "EXPLAIN QUERY PLAN DELETE FROM _ENCORE_DEDUP WHERE pipeline = 'default' AND max_time < 5")
+check_match "dedup expiry reads an index" "$plan" "USING (COVERING )?INDEX _ENCORE_DEDUP_BY_TIME"
 finish
