@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 
+/* Blocks at least this big are advised to use transparent huge pages (alloc.c). */
+#define ENC_ALLOC_HUGE ((size_t)4 << 20)
+
 void *enc_malloc(size_t n);
 void *enc_calloc(size_t count, size_t size);
 void *enc_realloc(void *p, size_t n);

@@ -332,7 +332,10 @@ static enc_status sort_rows_by_user(pipeline *p, enc_batch *b, enc_err *err)
     size_t n = b->nrows;
     if (n < 2)
         return ENC_OK;
-    if (grow_scratch(p, n, err) != ENC_OK)
+    /* Scratch as large as the batch's array, not just its rows: the two are swapped
+     * below, and a batch handed back a smaller array would grow it again (a copy into
+     * fresh memory) on every batch. */
+    if (grow_scratch(p, b->cap_rows, err) != ENC_OK)
         return ENC_ERROR;
     enc_sort_item *items = p->sort_items;
     for (size_t i = 0; i < n; i++) {
