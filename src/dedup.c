@@ -1,4 +1,10 @@
-/* dedup — a hash set of (play hash, event time) with watermark expiry (see dedup.h). */
+/* dedup — a hash set of (play hash, event time) with watermark expiry (see dedup.h).
+ *
+ * Open addressing with linear probing over a power-of-two array of 16-byte slots.
+ * Expired keys are removed in place by backward-shift deletion (no tombstones, no
+ * second array), so the table is rebuilt only to grow, never to expire: its size
+ * settles at what one watermark of plays needs and stays there.
+ */
 #include "dedup.h"
 
 #include <string.h>
@@ -51,6 +57,11 @@ size_t enc_dedup_size(const enc_dedup *d)
     return d->n;
 }
 
+size_t enc_dedup_capacity(const enc_dedup *d)
+{
+    return d->nslots;
+}
+
 void enc_dedup_prefetch(const enc_dedup *d, uint64_t hash)
 {
     if (d->nslots)
@@ -65,36 +76,86 @@ static void place(enc_dedup_key *slots, size_t nslots, enc_dedup_key k)
     slots[s] = k;
 }
 
-/* Rebuilds the table with room for `want` keys, keeping only keys inside the horizon. */
-static enc_status rebuild(enc_dedup *d, size_t want)
+/* A new table of nslots slots holding the live keys of the old one; the old one is
+ * freed. Only for growth: expiry works in place (expire_in_place). */
+static enc_status grow(enc_dedup *d, size_t nslots)
 {
-    size_t nslots = 1024;
-    while (nslots * 7 < want * 10)
-        nslots *= 2;
     enc_dedup_key *slots = enc_calloc(nslots, sizeof *slots);
     if (!slots)
         return ENC_ERROR;
-    int64_t horizon = enc_dedup_horizon(d);
-    size_t n = 0;
-    for (size_t i = 0; i < d->nslots; i++) {
-        if (d->slots[i].hash && d->slots[i].time_us >= horizon) {
+    for (size_t i = 0; i < d->nslots; i++)
+        if (d->slots[i].hash)
             place(slots, nslots, d->slots[i]);
-            n++;
-        }
-    }
     enc_free(d->slots);
     d->slots = slots;
     d->nslots = nslots;
-    d->n = n;
-    d->expired_at = horizon;
     return ENC_OK;
+}
+
+/* Empties slot `hole` and closes the gap the way linear probing needs: each later key
+ * of the cluster that may move back (its home is not inside (hole, j]) moves into the
+ * hole, which then moves on to where that key was. */
+static void remove_at(enc_dedup *d, size_t hole)
+{
+    size_t mask = d->nslots - 1;
+    for (size_t j = (hole + 1) & mask; d->slots[j].hash; j = (j + 1) & mask) {
+        size_t home = d->slots[j].hash & mask;
+        if (((j - home) & mask) >= ((j - hole) & mask)) {
+            d->slots[hole] = d->slots[j];
+            hole = j;
+        }
+    }
+    d->slots[hole] = (enc_dedup_key){0, 0};
+    d->n--;
+}
+
+/* Forgets every key older than the horizon without a second table: one pass around the
+ * array, starting just after an empty slot so that no cluster is entered in the middle
+ * (a removal only pulls keys of its own cluster back into the hole, which is then
+ * looked at again). */
+static void expire_in_place(enc_dedup *d)
+{
+    int64_t horizon = enc_dedup_horizon(d);
+    d->expired_at = horizon;
+    if (d->n == 0 || horizon == INT64_MIN)
+        return;
+    size_t mask = d->nslots - 1, start = 0;
+    while (d->slots[start].hash) /* there is an empty slot: the load factor is below 1 */
+        start = (start + 1) & mask;
+    size_t i = (start + 1) & mask;
+    for (size_t seen = 1; seen < d->nslots;) {
+        if (d->slots[i].hash && d->slots[i].time_us < horizon) {
+            remove_at(d, i); /* slot i may now hold a later key: look again */
+            continue;
+        }
+        i = (i + 1) & mask;
+        seen++;
+    }
+}
+
+/* Room for one more key: first by forgetting expired ones, and only when that leaves
+ * the table over GROW_AT full by doubling it. In a steady stream the table so keeps its
+ * size: memory follows the plays inside one watermark, not the length of the stream. */
+#define MAX_LOAD 7 /* tenths: probe when over 70 % full */
+#define GROW_AT 65 /* percent left after expiry that still makes the table double */
+
+static enc_status make_room(enc_dedup *d)
+{
+    if (d->nslots == 0)
+        return grow(d, 1024);
+    if ((d->n + 1) * 10 <= d->nslots * MAX_LOAD)
+        return ENC_OK;
+    expire_in_place(d);
+    if (d->n * 100 <= d->nslots * GROW_AT)
+        return ENC_OK;
+    return grow(d, d->nslots * 2);
 }
 
 static enc_status insert(enc_dedup *d, enc_dedup_key k, bool *dup)
 {
     if (!k.hash)
         k.hash = 1;
-    if ((d->n + 1) * 10 > d->nslots * 7 && rebuild(d, (d->n + 1) * 2) != ENC_OK)
+    if (make_room(d) != ENC_OK)
         return ENC_ERROR;
     size_t s = k.hash & (d->nslots - 1);
     while (d->slots[s].hash) {
@@ -128,9 +189,10 @@ enc_status enc_dedup_expire(enc_dedup *d)
     int64_t horizon = enc_dedup_horizon(d);
     if (horizon == INT64_MIN || d->n == 0)
         return ENC_OK;
-    /* A full pass costs O(n): do it only once the horizon moved by an eighth of the
+    /* A pass costs O(table): do it only once the horizon moved by an eighth of the
      * watermark, so the cost per key stays constant. */
     if (d->expired_at != INT64_MIN && horizon - d->expired_at < d->watermark_us / 8)
         return ENC_OK;
-    return rebuild(d, d->n);
+    expire_in_place(d);
+    return ENC_OK;
 }

@@ -3,7 +3,9 @@
  * A play is identified by (user_id, song_id, event_time) hashed to 64 bits. The set
  * remembers each play's event time and forgets those older than the newest event time
  * seen minus the watermark, like Spark's dropDuplicatesWithinWatermark; memory is
- * bounded by the plays inside one watermark. The keys a batch adds travel with the
+ * bounded by the plays inside one watermark: expiry frees slots in place, and the table
+ * doubles only when what is left inside the watermark fills it, so in a steady stream
+ * its size stops growing. The keys a batch adds travel with the
  * batch to the sink, which stores them in the batch's transaction, so the state
  * survives restarts (enc_dedup_restore). Owned by the pipeline's reader thread.
  */
@@ -39,5 +41,7 @@ enc_status enc_dedup_expire(enc_dedup *d);
 /* Event time below which keys are forgotten (INT64_MIN before any key). */
 int64_t enc_dedup_horizon(const enc_dedup *d);
 size_t enc_dedup_size(const enc_dedup *d);
+/* Slots allocated (16 bytes each): what the set costs in memory. */
+size_t enc_dedup_capacity(const enc_dedup *d);
 
 #endif

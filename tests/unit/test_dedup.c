@@ -1,0 +1,138 @@
+/* Unit tests for dedup: duplicates within the watermark, expiry, removal from the middle
+ * of long and wrapping probe clusters (backward shift), and a table whose size stays
+ * flat over a long steady stream. */
+#include <stdint.h>
+
+#include "dedup.h"
+#include "harness.h"
+
+#define HOUR_US ((int64_t)3600 * 1000000)
+
+static bool check(enc_dedup *d, uint64_t hash, int64_t t)
+{
+    bool dup = false;
+    T_CHECK(enc_dedup_check(d, (enc_dedup_key){hash, t}, &dup) == ENC_OK);
+    return dup;
+}
+
+static void test_duplicates_within_watermark(void)
+{
+    enc_dedup *d = enc_dedup_new(24 * HOUR_US);
+    T_CHECK(d != NULL);
+    T_CHECK(enc_dedup_horizon(d) == INT64_MIN);
+    T_CHECK(!check(d, 42, 1000));
+    T_CHECK(check(d, 42, 1000));
+    T_CHECK(!check(d, 42, 1001)); /* same hash, other time: another play */
+    T_CHECK(!check(d, 0, 5));     /* hash 0 is stored as 1 */
+    T_CHECK(check(d, 0, 5));
+    T_CHECK(enc_dedup_size(d) == 3);
+    enc_dedup_free(d);
+}
+
+static void test_expiry_forgets_old_keys_only(void)
+{
+    enc_dedup *d = enc_dedup_new(HOUR_US);
+    for (uint64_t i = 1; i <= 2000; i++)
+        T_CHECK(!check(d, i * 0x9e3779b97f4a7c15ull, (int64_t)i * HOUR_US / 1000)); /* 2 h of plays */
+    T_CHECK(enc_dedup_expire(d) == ENC_OK);
+    int64_t horizon = enc_dedup_horizon(d);
+    T_CHECK(horizon == 2000 * HOUR_US / 1000 - HOUR_US);
+    size_t kept = 0;
+    int all_ok = 1;
+    for (uint64_t i = 1; i <= 2000; i++) {
+        int64_t t = (int64_t)i * HOUR_US / 1000;
+        bool dup = check(d, i * 0x9e3779b97f4a7c15ull, t);
+        if (t >= horizon) { /* inside the watermark: still known */
+            all_ok &= dup;
+            kept++;
+        } else { /* forgotten, so new again */
+            all_ok &= !dup;
+        }
+    }
+    T_CHECK(all_ok);
+    T_CHECK(kept == 1001);
+    enc_dedup_free(d);
+}
+
+/* Keys sharing one home slot make one long cluster; with the home near the end of the
+ * table the cluster wraps around to the start. Expiring every other key must leave each
+ * survivor findable. */
+static void test_removal_from_wrapping_clusters(void)
+{
+    for (int wrap = 0; wrap < 2; wrap++) {
+        enc_dedup *d = enc_dedup_new(1000);
+        T_CHECK(!check(d, 7, 0)); /* allocates the first table (1024 slots) */
+        size_t cap = enc_dedup_capacity(d);
+        T_CHECK(cap >= 1024);
+        uint64_t home = wrap ? cap - 3 : 100;
+        for (uint64_t i = 1; i <= 300; i++) /* times alternate old / new */
+            T_CHECK(!check(d, (i << 32) | home, i % 2 ? 10 : 5000));
+        T_CHECK(enc_dedup_capacity(d) == cap); /* no growth: 301 keys in 1024 slots */
+        T_CHECK(enc_dedup_expire(d) == ENC_OK); /* horizon 4000: the odd ones go */
+        T_CHECK(enc_dedup_size(d) == 150);
+        int found = 1, forgotten = 1;
+        for (uint64_t i = 1; i <= 300; i++) {
+            bool dup = check(d, (i << 32) | home, i % 2 ? 10 : 5000);
+            if (i % 2)
+                forgotten &= !dup;
+            else
+                found &= dup;
+        }
+        T_CHECK(found);
+        T_CHECK(forgotten);
+        enc_dedup_free(d);
+    }
+}
+
+/* A steady stream, 1,000 plays per hour of event time with a 1 h watermark: after the
+ * first few hours the table never grows again, however long the stream runs; both when
+ * the caller expires after every batch of 1,000 and when it never does (then making
+ * room for a key expires). */
+static void steady_stream(int expire_every)
+{
+    enc_dedup *d = enc_dedup_new(HOUR_US);
+    uint64_t x = 88172645463325252ull;
+    size_t cap_early = 0, max_size = 0;
+    for (int64_t i = 0; i < 200000; i++) { /* 200 hours */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        T_CHECK(!check(d, x, i * (HOUR_US / 1000)));
+        if (expire_every && i % expire_every == expire_every - 1)
+            T_CHECK(enc_dedup_expire(d) == ENC_OK);
+        if (i == 10000)
+            cap_early = enc_dedup_capacity(d);
+        if (enc_dedup_size(d) > max_size)
+            max_size = enc_dedup_size(d);
+    }
+    T_CHECK(cap_early > 0);
+    T_CHECK(enc_dedup_capacity(d) == cap_early);
+    T_CHECK(enc_dedup_capacity(d) <= 8192); /* 16 bytes a slot: 128 KiB for ~2,000 keys */
+    if (expire_every)
+        T_CHECK(max_size <= (size_t)(1000 + 1000 / 8 + expire_every + 1)); /* a watermark, an eighth, a batch */
+    enc_dedup_free(d);
+}
+
+static void test_size_flat_in_stream_length(void)
+{
+    steady_stream(1000);
+    steady_stream(0);
+}
+
+static void test_restore_and_out_of_order(void)
+{
+    enc_dedup *d = enc_dedup_new(HOUR_US);
+    T_CHECK(enc_dedup_restore(d, (enc_dedup_key){99, 10 * HOUR_US}) == ENC_OK);
+    T_CHECK(check(d, 99, 10 * HOUR_US)); /* a restored key is a duplicate */
+    T_CHECK(!check(d, 100, 9 * HOUR_US + 1)); /* late but inside the watermark */
+    T_CHECK(check(d, 100, 9 * HOUR_US + 1));
+    enc_dedup_free(d);
+}
+
+int main(void)
+{
+    T_RUN(test_duplicates_within_watermark);
+    T_RUN(test_expiry_forgets_old_keys_only);
+    T_RUN(test_removal_from_wrapping_clusters);
+    T_RUN(test_size_flat_in_stream_length);
+    T_RUN(test_restore_and_out_of_order);
+    return t_summary("test_dedup");
+}
