@@ -13,7 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "alloc.h"
 
@@ -22,6 +24,7 @@ enum { ST_READING = 0, ST_END = 1, ST_FAILED = -1 };
 struct enc_csv {
     char *buf;        /* the input, NUL-terminated at buf[n] */
     size_t n;
+    size_t mapped;    /* bytes mapped at buf (see map_file), or 0 when buf is enc_malloc'd */
     size_t pos;       /* where the next row (or blank line) begins */
     size_t line;      /* line number of buf[pos] */
     enc_slice *fields;
@@ -33,18 +36,28 @@ struct enc_csv {
 /* Bytes that end an unquoted field or make it invalid. */
 static const unsigned char stop_unquoted[256] = {[','] = 1, ['\n'] = 1, ['\r'] = 1, ['"'] = 1, [0] = 1};
 
-static enc_status csv_new(enc_csv **out, char *buf, size_t n, enc_err *err)
+static void release_buf(char *buf, size_t mapped)
+{
+    if (mapped)
+        munmap(buf, mapped);
+    else
+        enc_free(buf);
+}
+
+/* Takes buf (mapped bytes of it, or 0 when enc_malloc'd), also on failure. */
+static enc_status csv_new(enc_csv **out, char *buf, size_t n, size_t mapped, enc_err *err)
 {
     enc_csv *c = enc_calloc(1, sizeof *c);
     enc_slice *fields = enc_malloc(16 * sizeof *fields);
     if (!c || !fields) {
         enc_free(c);
         enc_free(fields);
-        enc_free(buf);
+        release_buf(buf, mapped);
         return enc_err_set(err, "out of memory reading CSV input of %zu bytes", n);
     }
     c->buf = buf;
     c->n = n;
+    c->mapped = mapped;
     c->buf[n] = '\0';
     c->line = 1;
     c->fields = fields;
@@ -65,7 +78,28 @@ enc_status enc_csv_open_mem(enc_csv **out, const char *data, size_t n, enc_err *
         return enc_err_set(err, "out of memory reading CSV input of %zu bytes", n);
     if (n)
         memcpy(buf, data, n);
-    return csv_new(out, buf, n, err);
+    return csv_new(out, buf, n, 0, err);
+}
+
+/* Maps a regular file of n > 0 bytes privately (copy on write: the parser unescapes in
+ * place without touching the file), with zeroed memory behind it so that buf[n] is a
+ * NUL even when n is a whole number of pages: an anonymous reservation of n + 1 bytes,
+ * the file mapped over its start. The file's pages come straight from the page cache,
+ * with no copy and no zeroed pages to copy into. NULL when it cannot be mapped (the
+ * caller then reads the file). */
+static char *map_file(int fd, size_t n, size_t *mapped)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t len = (n + 1 + (size_t)page - 1) / (size_t)page * (size_t)page;
+    char *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        return NULL;
+    if (mmap(base, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, fd, 0) == MAP_FAILED) {
+        munmap(base, len);
+        return NULL;
+    }
+    *mapped = len;
+    return base;
 }
 
 enc_status enc_csv_open(enc_csv **out, const char *path, enc_err *err)
@@ -87,6 +121,12 @@ enc_status enc_csv_open(enc_csv **out, const char *path, enc_err *err)
             goto out;
         }
         alloc = (size_t)sb.st_size + 1; /* +1 so that EOF is seen without growing */
+        size_t mapped = 0;
+        char *m = sb.st_size > 0 ? map_file(fileno(f), (size_t)sb.st_size, &mapped) : NULL;
+        if (m) {
+            st = csv_new(out, m, (size_t)sb.st_size, mapped, err);
+            goto out;
+        }
     }
     buf = enc_malloc(alloc + 1);
     if (!buf) {
@@ -121,7 +161,7 @@ enc_status enc_csv_open(enc_csv **out, const char *path, enc_err *err)
         enc_err_set(err, "'%s' is larger than 4 GiB (ENC_CSV_MAX_INPUT)", path);
         goto out;
     }
-    st = csv_new(out, buf, len, err);
+    st = csv_new(out, buf, len, 0, err);
     buf = NULL; /* csv_new owns it now, on success and on failure */
 out:
     enc_free(buf);
@@ -156,7 +196,7 @@ void enc_csv_close(enc_csv *c)
 {
     if (!c)
         return;
-    enc_free(c->buf);
+    release_buf(c->buf, c->mapped);
     enc_free(c->fields);
     enc_free(c);
 }

@@ -1,8 +1,11 @@
 /* csv — an RFC 4180 reader over a whole file held in memory.
  *
  * Reads reference data (songs.csv, users.csv: megabytes to ~100 MB) for dim.c. The
- * reader owns one copy of the input and parses it in place: fields are slices into
- * that copy, quoted fields unescaped where they lie, so a row costs no allocation.
+ * reader owns one private copy of the input and parses it in place: fields are slices
+ * into that copy, quoted fields unescaped where they lie, so a row costs no allocation.
+ * A regular file's copy is a copy-on-write mapping (no read into fresh memory; a file
+ * truncated by someone else while it is being loaded may then end the process with
+ * SIGBUS, as any mapped reader does); other inputs are read into memory.
  * Errors name the line. The reader never prints and never guesses past an error:
  * after one, every call returns -1 again. One reader belongs to one thread.
  *

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "csv.h"
@@ -288,6 +289,58 @@ static void test_open_file(void)
     enc_csv_close(c);
 }
 
+/* A regular file is mapped: a file of a whole number of pages still ends in a NUL
+ * sentinel (the last field is read to the end, not past it), unescaping quotes in place
+ * leaves the file itself unchanged, and an unclosed quote at the very end is an error. */
+static void test_mapped_file_page_sizes(void)
+{
+    static const size_t sizes[] = {4096, 8192, 4095, 4097, 65536};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        char *text = malloc(n);
+        const char *head = "id,v\n1,\"say \"\"hi\"\"\"\n2,";
+        size_t h = strlen(head);
+        memcpy(text, head, h);
+        memset(text + h, 'x', n - h); /* the last field runs to the end of the file */
+        char path[] = "/tmp/encore_test_csv_XXXXXX";
+        int fd = mkstemp(path);
+        T_CHECK(fd >= 0 && write(fd, text, n) == (ssize_t)n);
+        close(fd);
+        enc_csv *c;
+        enc_err err;
+        enc_csv_row row;
+        T_CHECK(enc_csv_open(&c, path, &err) == ENC_OK);
+        T_CHECK(enc_csv_size(c) == n);
+        T_CHECK(enc_csv_next(c, &row, &err) == 1 && row.nfields == 2);
+        T_CHECK(enc_csv_next(c, &row, &err) == 1 && row.nfields == 2);
+        T_CHECK_MEM(row.fields[1].p, row.fields[1].n, "say \"hi\"");
+        T_CHECK(enc_csv_next(c, &row, &err) == 1 && row.nfields == 2);
+        T_CHECK(row.fields[1].n == n - h);
+        T_CHECK(enc_csv_next(c, &row, &err) == 0);
+        enc_csv_close(c);
+        char *back = malloc(n);
+        FILE *f = fopen(path, "rb");
+        T_CHECK(f && fread(back, 1, n, f) == n && memcmp(back, text, n) == 0); /* file untouched */
+        if (f)
+            fclose(f);
+        /* The same size ending inside a quoted field. */
+        text[h] = '"';
+        f = fopen(path, "wb");
+        T_CHECK(f && fwrite(text, 1, n, f) == n);
+        if (f)
+            fclose(f);
+        T_CHECK(enc_csv_open(&c, path, &err) == ENC_OK);
+        T_CHECK(enc_csv_next(c, &row, &err) == 1);
+        T_CHECK(enc_csv_next(c, &row, &err) == 1);
+        T_CHECK(enc_csv_next(c, &row, &err) == -1);
+        T_CHECK(strstr(err.msg, "quoted field never closed") != NULL);
+        enc_csv_close(c);
+        remove(path);
+        free(back);
+        free(text);
+    }
+}
+
 static void test_rows_bound(void)
 {
     enc_csv *c;
@@ -410,6 +463,7 @@ int main(void)
     T_RUN(test_limit_fields);
     T_RUN(test_limit_field_size);
     T_RUN(test_open_file);
+    T_RUN(test_mapped_file_page_sizes);
     T_RUN(test_rows_bound);
     T_RUN(test_copies_input);
     T_RUN(test_alloc_failures);
