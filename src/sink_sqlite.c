@@ -31,6 +31,7 @@ typedef struct {
     enc_sink_config cfg;
     char table[64];
     sqlite3_stmt *ins_row;
+    sqlite3_stmt *ins_rows; /* ROWS_PER_INSERT rows in one statement */
     sqlite3_stmt *ins_quar;
     sqlite3_stmt *put_pos;
     sqlite3_stmt *ins_batch;
@@ -129,9 +130,29 @@ static enc_status create_schema(sqlite_ctx *c, enc_err *err)
     return add_committed_at(c, err);
 }
 
+#define ROWS_PER_INSERT 16
+
+/* INSERT of ROWS_PER_INSERT rows at once: one step and one reset per 16 rows, which cut
+ * the writer thread's CPU time by about 10-15 % on 1M events (bench/RESULTS.md,
+ * session 3). The rows go in in order, as with one row per statement. */
+static enc_status prepare_multi_insert(sqlite_ctx *c, enc_err *err)
+{
+    char sql[4096];
+    int n = snprintf(sql, sizeof sql,
+                     "INSERT INTO \"%s\" (song_id, user_id, device, timestamp, _rescued_data, country, "
+                     "subscription, title, artist, genre, duration, event_time) VALUES ",
+                     c->table);
+    for (int i = 0; i < ROWS_PER_INSERT; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(?,?,?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->ins_rows, NULL);
+    return rc == SQLITE_OK ? ENC_OK : db_fail(c, rc, "prepare", err);
+}
+
 static enc_status prepare_all(sqlite_ctx *c, enc_err *err)
 {
     const char *t = c->table;
+    if (prepare_multi_insert(c, err) != ENC_OK)
+        return ENC_ERROR;
     if (prepare(c, &c->ins_row, err,
                 "INSERT INTO \"%s\" (song_id, user_id, device, timestamp, _rescued_data, country, subscription, "
                 "title, artist, genre, duration, event_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -306,20 +327,34 @@ static enc_status step_reset(sqlite_ctx *c, sqlite3_stmt *st, const char *what, 
     return rc == SQLITE_DONE ? ENC_OK : db_fail(c, rc, what, err);
 }
 
+/* Binds row r to parameters base+1 .. base+12 of st. */
+static void bind_row(sqlite3_stmt *st, int base, const enc_row *r)
+{
+    for (int k = 0; k < ENC_COL_NTEXT; k++)
+        bind_slice(st, base + k + 1, r->text[k]);
+    if (r->duration >= 0)
+        sqlite3_bind_int(st, base + 11, r->duration);
+    else
+        sqlite3_bind_null(st, base + 11);
+    bind_slice(st, base + 12, r->event_time);
+}
+
+/* Only binding and stepping: every value is ready in the batch (the reader thread made
+ * them), bound SQLITE_STATIC since the batch outlives the statement's use of it. */
 static enc_status sq_write_rows(void *ctx, const enc_row *rows, size_t n, enc_err *err)
 {
     sqlite_ctx *c = ctx;
-    sqlite3_stmt *st = c->ins_row;
-    for (size_t i = 0; i < n; i++) {
-        const enc_row *r = &rows[i];
-        for (int k = 0; k < ENC_COL_NTEXT; k++)
-            bind_slice(st, k + 1, r->text[k]);
-        if (r->duration >= 0)
-            sqlite3_bind_int(st, 11, r->duration);
-        else
-            sqlite3_bind_null(st, 11);
-        bind_slice(st, 12, r->event_time);
-        enc_status s = step_reset(c, st, "insert row", err);
+    size_t i = 0;
+    for (; i + ROWS_PER_INSERT <= n; i += ROWS_PER_INSERT) {
+        for (int k = 0; k < ROWS_PER_INSERT; k++)
+            bind_row(c->ins_rows, k * 12, &rows[i + (size_t)k]);
+        enc_status s = step_reset(c, c->ins_rows, "insert row", err);
+        if (s != ENC_OK)
+            return s;
+    }
+    for (; i < n; i++) {
+        bind_row(c->ins_row, 0, &rows[i]);
+        enc_status s = step_reset(c, c->ins_row, "insert row", err);
         if (s != ENC_OK)
             return s;
     }
@@ -510,6 +545,7 @@ static void sq_close(void *ctx)
     sqlite_ctx *c = ctx;
     sq_rollback(c);
     sqlite3_finalize(c->ins_row);
+    sqlite3_finalize(c->ins_rows);
     sqlite3_finalize(c->ins_quar);
     sqlite3_finalize(c->put_pos);
     sqlite3_finalize(c->ins_batch);

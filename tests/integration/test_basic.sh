@@ -59,4 +59,24 @@ check_eq "second run adds no quarantine" "$(sql 'SELECT count(*) FROM MUSIC_EVEN
 "$ENCORE" run --events "$WORK/in/events" --songs "$WORK/in/songs.csv" --users "$WORK/in/users.csv" \
   --sink "sqlite:$DB" --table PLAYS --watermark 0 --once >/dev/null 2>&1
 check_eq "--table writes another table with its own checkpoint; --watermark 0 keeps duplicates" "$(sql 'SELECT count(*) FROM PLAYS')" "11"
+# Rows go in 16 to a statement, the rest one by one: batches of 20 (16 + 4) and a last
+# one of 13 must each write every row once, with its own values.
+mkdir -p "$WORK/many"
+for i in $(seq 1 53); do
+  printf '{"user_id":"U%03d","song_id":"S%03d","timestamp":"2025-05-01T10:%02d:00Z","device":"d%d"}\n' \
+    $((i % 7)) "$i" $((i % 60)) "$i"
+done >"$WORK/many/e.jsonl"
+printf 'song_id,title,artist,genre,duration\nS005,Five,A,pop,100\n' >"$WORK/many/songs.csv"
+printf 'user_id,country,subscription,device\nU003,FR,free,web\n' >"$WORK/many/users.csv"
+DB="$WORK/many.db"
+"$ENCORE" run --events "$WORK/many" --songs "$WORK/many/songs.csv" --users "$WORK/many/users.csv" \
+  --sink "sqlite:$DB" --batch-events 20 --once >/dev/null 2>&1
+check_eq "53 rows in batches of 20, 20, 13" "$(sql 'SELECT count(*), count(DISTINCT song_id) FROM MUSIC_EVENTS')" "53|53"
+want=$(for i in $(seq 1 53); do printf 'U%03d|S%03d|d%d|2025-05-01 10:%02d:00\n' $((i % 7)) "$i" "$i" $((i % 60)); done | sort)
+check_eq "each row with its own values" \
+  "$(sql "SELECT user_id||'|'||song_id||'|'||device||'|'||event_time FROM MUSIC_EVENTS" | sort)" "$want"
+check_eq "enrichment lands on the right rows" \
+  "$(sql "SELECT song_id||'|'||coalesce(title,'')||'|'||user_id||'|'||coalesce(country,'') FROM MUSIC_EVENTS WHERE title IS NOT NULL OR country IS NOT NULL ORDER BY song_id" | tr '\n' ' ')" \
+  "S003||U003|FR S005|Five|U005| S010||U003|FR S017||U003|FR S024||U003|FR S031||U003|FR S038||U003|FR S045||U003|FR S052||U003|FR "
+check_eq "three batches" "$(sql 'SELECT count(*) FROM _ENCORE_BATCHES')" "3"
 finish
