@@ -7,6 +7,7 @@
 #include "timestamp.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* 0001-01-01T00:00:00Z and the last µs of 9999-12-31, the accepted range. */
 #define TS_MIN_US (INT64_C(-719162) * ENC_US_PER_DAY)
@@ -247,13 +248,9 @@ static inline char *put2(char *o, int v)
     return o + 2;
 }
 
-size_t enc_ts_format(int64_t us, char out[ENC_TS_FORMAT_MAX])
+/* "YYYY-MM-DD " for a day number; returns the length. */
+static size_t format_date(int64_t days, char *out)
 {
-    int64_t days = us / ENC_US_PER_DAY, rem = us % ENC_US_PER_DAY;
-    if (rem < 0) {
-        rem += ENC_US_PER_DAY;
-        days--;
-    }
     int y, m, d;
     enc_ts_civil(days, &y, &m, &d);
     char *o = out;
@@ -267,6 +264,13 @@ size_t enc_ts_format(int64_t us, char out[ENC_TS_FORMAT_MAX])
     *o++ = '-';
     o = put2(o, d);
     *o++ = ' ';
+    return (size_t)(o - out);
+}
+
+/* "HH:MM:SS[.ffffff]" for rem µs into a day (0 <= rem < 1 day), NUL-terminated; returns
+ * the end. */
+static char *format_time(int64_t rem, char *o)
+{
     int secs = (int)(rem / ENC_US_PER_SEC);
     int frac = (int)(rem % ENC_US_PER_SEC);
     o = put2(o, secs / 3600);
@@ -283,5 +287,35 @@ size_t enc_ts_format(int64_t us, char out[ENC_TS_FORMAT_MAX])
         o += 6;
     }
     *o = '\0';
-    return (size_t)(o - out);
+    return o;
+}
+
+/* Splits us into a day number and the µs into that day (floor division). */
+static inline int64_t split_day(int64_t us, int64_t *rem)
+{
+    int64_t days = us / ENC_US_PER_DAY;
+    *rem = us % ENC_US_PER_DAY;
+    if (*rem < 0) {
+        *rem += ENC_US_PER_DAY;
+        days--;
+    }
+    return days;
+}
+
+size_t enc_ts_format(int64_t us, char out[ENC_TS_FORMAT_MAX])
+{
+    int64_t rem, days = split_day(us, &rem);
+    char *o = out + format_date(days, out);
+    return (size_t)(format_time(rem, o) - out);
+}
+
+size_t enc_ts_format_cached(enc_ts_date_cache *c, int64_t us, char out[ENC_TS_FORMAT_MAX])
+{
+    int64_t rem, days = split_day(us, &rem);
+    if (c->n == 0 || c->day != days) {
+        c->n = format_date(days, c->date);
+        c->day = days;
+    }
+    memcpy(out, c->date, c->n);
+    return (size_t)(format_time(rem, out + c->n) - out);
 }

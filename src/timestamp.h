@@ -34,6 +34,18 @@ enc_status enc_ts_parse_epoch(const char *p, size_t n, int64_t *us_out);
  * (and a '-'), so every int64 fits. */
 size_t enc_ts_format(int64_t us, char out[ENC_TS_FORMAT_MAX]);
 
+/* The date part of the last time formatted with it, so that formatting many times of
+ * the same day skips the calendar arithmetic. Zero-initialise before first use. */
+typedef struct {
+    int64_t day;  /* day number of date[], when n > 0 */
+    size_t n;     /* length of date[] ("YYYY-MM-DD " for years 0-9999); 0 = empty */
+    char date[ENC_TS_FORMAT_MAX];
+} enc_ts_date_cache;
+
+/* Exactly what enc_ts_format writes (same bytes, same length), reusing c's date part
+ * when us falls on the same day as the previous call with c. */
+size_t enc_ts_format_cached(enc_ts_date_cache *c, int64_t us, char out[ENC_TS_FORMAT_MAX]);
+
 /* floor(us / 1 day): days since 1970-01-01 (negative before). */
 int64_t enc_ts_days(int64_t us);
 

@@ -541,6 +541,45 @@ static void test_corpus(void)
     T_CHECK(nedge >= 2);
 }
 
+/* enc_ts_format_cached writes exactly what enc_ts_format writes, whatever the order of the
+ * calls: runs within a day, day changes, the epoch's edges, negative times, far years. */
+static int cached_matches(enc_ts_date_cache *c, int64_t us)
+{
+    char a[ENC_TS_FORMAT_MAX], b[ENC_TS_FORMAT_MAX];
+    memset(b, 'x', sizeof b);
+    size_t na = enc_ts_format(us, a), nb = enc_ts_format_cached(c, us, b);
+    int ok = na == nb && memcmp(a, b, na + 1) == 0;
+    if (!ok)
+        fprintf(stderr, "    format_cached(%" PRId64 ") = \"%s\", want \"%s\"\n", us, b, a);
+    return ok;
+}
+
+static void test_format_cached(void)
+{
+    enc_ts_date_cache c;
+    memset(&c, 0, sizeof c);
+    int64_t t0 = INT64_C(1735689600) * SEC; /* 2025-01-01 */
+    int bad = 0;
+    for (int64_t k = -3 * 86400; k < 3 * 86400; k += 997) /* runs within days, across midnights */
+        bad += !cached_matches(&c, t0 + k * SEC + (k % 7 ? 0 : 123456));
+    T_CHECK(bad == 0);
+    static const int64_t edge[] = {0, -1, 1, DAY - 1, DAY, -DAY, -DAY - 1, INT64_MAX, INT64_MIN, INT64_MIN + 1,
+                                   -INT64_C(62135596800) * SEC, INT64_C(253402300799) * SEC + 999999, 0, 0};
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
+        T_CHECK(cached_matches(&c, edge[i]));
+    uint64_t x = 88172645463325252ull; /* xorshift: random instants, each a new day */
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t us = (int64_t)x >> (i % 40);
+        bad += !cached_matches(&c, us);
+        bad += !cached_matches(&c, us + SEC); /* mostly the same day again */
+    }
+    T_CHECK(bad == 0);
+    /* the cache holds the last day it formatted */
+    T_CHECK(cached_matches(&c, t0 + 5 * SEC));
+    T_CHECK(c.day == enc_ts_days(t0) && c.n == 11 && memcmp(c.date, "2025-01-01 ", 11) == 0);
+}
+
 int main(void)
 {
     T_RUN(test_days_from_civil_known);
@@ -561,6 +600,7 @@ int main(void)
     T_RUN(test_epoch_range);
     T_RUN(test_epoch_grammar);
     T_RUN(test_format);
+    T_RUN(test_format_cached);
     T_RUN(test_round_trip);
     T_RUN(test_corpus);
     return t_summary("timestamp");
