@@ -111,3 +111,43 @@ void enc_free(void *p)
 {
     free(p);
 }
+
+/* The 2 MiB-aligned part of [p, p + n), or 0 when it holds no whole huge page. */
+static size_t huge_span(void *p, size_t n, char **start)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + n) & ~(huge - 1);
+    *start = (char *)a;
+    return p && n >= ENC_HUGE_MIN && e > a ? (size_t)(e - a) : 0;
+}
+
+void enc_alloc_hint_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    char *a;
+    size_t len = huge_span(p, n, &a);
+    if (len)
+        (void)madvise(a, len, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+void enc_alloc_collapse_huge(void *p, size_t n)
+{
+#if defined(MADV_HUGEPAGE)
+    char *a;
+    size_t len = huge_span(p, n, &a);
+    if (!len)
+        return;
+    (void)madvise(a, len, MADV_HUGEPAGE);
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+    (void)madvise(a, len, MADV_COLLAPSE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}

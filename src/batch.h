@@ -113,6 +113,9 @@ void enc_batch_free(enc_batch *b);
 enc_record *enc_batch_add_record(enc_batch *b); /* keeps the rows' rec pointers valid */
 enc_row *enc_batch_add_row(enc_batch *b);
 enc_quarantine *enc_batch_add_quarantine(enc_batch *b);
+/* Makes room for `more` rows beyond nrows in one allocation, so that adding them never
+ * moves the array. ENC_ERROR when out of memory. */
+enc_status enc_batch_reserve_rows(enc_batch *b, size_t more);
 enc_dedup_key *enc_batch_add_dedup_key(enc_batch *b);
 enc_quality_result *enc_batch_add_quality_result(enc_batch *b);
 /* Sets the position for key, replacing an earlier one for the same key in this batch. */

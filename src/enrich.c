@@ -67,10 +67,43 @@ static enc_slice rescued_json(enc_batch *b, enc_slice members, const char *origi
     return enc_slice_make(d, n);
 }
 
-static enc_status parse_time(const enc_event *ev, int64_t *us)
+/* What the previous row's timestamp was: events come roughly in time order and many
+ * share a second, so most rows repeat the text of the one before and can reuse its
+ * microseconds and its formatted event_time (rows then share those arena bytes, which
+ * is fine: row slices are read-only). Lives for one enc_enrich_batch call, like the
+ * arena bytes it points at. */
+typedef struct {
+    enc_slice text;          /* the last good timestamp's raw value; p == NULL: none yet */
+    unsigned char is_string; /* ... and whether it was a JSON string */
+    int64_t us;
+    enc_slice when; /* its event_time, in the arena */
+    enc_ts_date_cache date;
+} time_cache;
+
+enum { TIME_OK, TIME_BAD, TIME_NOMEM };
+
+/* Parses the event's timestamp into tc->us and formats tc->when, unless its text is the
+ * last one's. On TIME_BAD the cache still holds the last good timestamp. */
+static int event_time(enc_arena *arena, time_cache *tc, const enc_event *ev)
 {
     enc_slice t = ev->field[ENC_EV_TIMESTAMP];
-    return ev->is_string[ENC_EV_TIMESTAMP] ? enc_ts_parse_iso(t.p, t.n, us) : enc_ts_parse_epoch(t.p, t.n, us);
+    unsigned char is_string = ev->is_string[ENC_EV_TIMESTAMP];
+    if (tc->text.p && t.n == tc->text.n && is_string == tc->is_string && memcmp(t.p, tc->text.p, t.n) == 0)
+        return TIME_OK;
+    int64_t us;
+    enc_status st = is_string ? enc_ts_parse_iso(t.p, t.n, &us) : enc_ts_parse_epoch(t.p, t.n, &us);
+    if (st != ENC_OK)
+        return TIME_BAD;
+    if (!tc->text.p || us != tc->us) {
+        char *when = enc_arena_alloc(arena, ENC_TS_FORMAT_MAX);
+        if (!when)
+            return TIME_NOMEM;
+        tc->when = enc_slice_make(when, enc_ts_format_cached(&tc->date, us, when));
+        tc->us = us;
+    }
+    tc->text = t;
+    tc->is_string = is_string;
+    return TIME_OK;
 }
 
 /* Fills the song and user columns of rows[0..n) (their ids and device already set). */
@@ -79,6 +112,8 @@ static void join_chunk(const enc_enrich_ctx *ctx, enc_row *rows, size_t n)
     enc_slice sids[JOIN_CHUNK], uids[JOIN_CHUNK];
     const enc_song *songs[JOIN_CHUNK];
     const enc_user *users[JOIN_CHUNK];
+    if (n == 0)
+        return;
     for (size_t i = 0; i < n; i++) {
         sids[i] = rows[i].text[ENC_COL_SONG_ID];
         uids[i] = rows[i].text[ENC_COL_USER_ID];
@@ -100,7 +135,7 @@ static void join_chunk(const enc_enrich_ctx *ctx, enc_row *rows, size_t n)
     }
 }
 
-static enc_status enrich_one(enc_batch *b, const enc_record *r, enc_err *err)
+static enc_status enrich_one(enc_batch *b, time_cache *tc, const enc_record *r, enc_err *err)
 {
     if (r->error)
         return quarantine(b, r, r->error, err);
@@ -116,15 +151,14 @@ static enc_status enrich_one(enc_batch *b, const enc_record *r, enc_err *err)
     for (int f = 0; f < ENC_EV_DEVICE; f++)
         if (!ev.field[f].p)
             return quarantine(b, r, missing_reason[f], err);
-    int64_t us;
-    if (parse_time(&ev, &us) != ENC_OK) {
+    int tr = event_time(&b->arena, tc, &ev);
+    if (tr == TIME_BAD) {
         const char *reason = reason_dup(b, "%s '%.*s' is not an ISO 8601 date-time or an epoch number", "timestamp",
                                         ev.field[ENC_EV_TIMESTAMP]);
         return quarantine(b, r, reason, err);
     }
-    enc_row *row = enc_batch_add_row(b);
-    char *when = enc_arena_alloc(&b->arena, ENC_TS_FORMAT_MAX);
-    if (!row || !when)
+    enc_row *row = tr == TIME_OK ? enc_batch_add_row(b) : NULL;
+    if (!row)
         return enc_err_set(err, "out of memory enriching events");
     row->text[ENC_COL_SONG_ID] = ev.field[ENC_EV_SONG_ID];
     row->text[ENC_COL_USER_ID] = ev.field[ENC_EV_USER_ID];
@@ -137,15 +171,15 @@ static enc_status enrich_one(enc_batch *b, const enc_record *r, enc_err *err)
         b->stats.rescued++;
     }
     row->text[ENC_COL_DEVICE] = ev.field[ENC_EV_DEVICE]; /* the user's when NULL: join_chunk */
-    row->event_time_us = us;
-    row->event_time = enc_slice_make(when, enc_ts_format(us, when));
+    row->event_time_us = tc->us;
+    row->event_time = tc->when;
     row->rec = r;
     b->stats.rows++;
     return ENC_OK;
 }
 
-/* Parses every record first and joins afterwards, a chunk of rows at a time: the
- * dimension lookups are cache misses, and batched they overlap. */
+/* Parses and joins a chunk of records at a time: the dimension lookups are cache
+ * misses, and batched they overlap; the chunk's rows are still in cache when joined. */
 enc_status enc_enrich_batch(const enc_enrich_ctx *ctx, enc_batch *b, enc_err *err)
 {
     return enc_enrich_records(ctx, b, 0, err);
@@ -153,11 +187,17 @@ enc_status enc_enrich_batch(const enc_enrich_ctx *ctx, enc_batch *b, enc_err *er
 
 enc_status enc_enrich_records(const enc_enrich_ctx *ctx, enc_batch *b, size_t from, enc_err *err)
 {
-    size_t first = b->nrows;
-    for (size_t i = from; i < b->nrecs; i++)
-        if (enrich_one(b, &b->recs[i], err) != ENC_OK)
-            return ENC_ERROR;
-    for (size_t i = first; i < b->nrows; i += JOIN_CHUNK)
-        join_chunk(ctx, &b->rows[i], b->nrows - i < JOIN_CHUNK ? b->nrows - i : JOIN_CHUNK);
+    time_cache tc;
+    memset(&tc, 0, sizeof tc);
+    if (from < b->nrecs && enc_batch_reserve_rows(b, b->nrecs - from) != ENC_OK)
+        return enc_err_set(err, "out of memory enriching events");
+    size_t i = from;
+    while (i < b->nrecs) {
+        size_t first = b->nrows;
+        for (; i < b->nrecs && b->nrows - first < JOIN_CHUNK; i++)
+            if (enrich_one(b, &tc, &b->recs[i], err) != ENC_OK)
+                return ENC_ERROR;
+        join_chunk(ctx, &b->rows[first], b->nrows - first);
+    }
     return ENC_OK;
 }
