@@ -3,7 +3,10 @@
  * Invariants checked (abort() on a break): on success every string field is valid UTF-8
  * and survives a round trip through enc_buf_append_json_string and the parser, every
  * non-string field re-parses as the same JSON scalar, and `{` rescued `}` parses; on
- * failure the error record is consistent and the event holds nothing.
+ * failure the error record is consistent and the event holds nothing. And the parser's two
+ * halves agree: enc_event_parse (fast path first) gives exactly what enc_event_parse_full
+ * gives (code, fields, rescued members, error message and offset), and the fast path
+ * alone, when it takes the record, gives the same event.
  * Seeds: fuzz/corpus/event_json.
  */
 #include <stdint.h>
@@ -100,6 +103,33 @@ static void check_ok(const enc_event *ev)
     }
 }
 
+static int same_slice(enc_slice a, enc_slice b)
+{
+    return (!a.p && !b.p) || (a.p && b.p && a.n == b.n && memcmp(a.p, b.p, a.n) == 0);
+}
+
+static int same_event(const enc_event *a, const enc_event *b)
+{
+    for (int f = 0; f < ENC_EV_NFIELDS; f++)
+        if (!same_slice(a->field[f], b->field[f]) || a->is_string[f] != b->is_string[f])
+            return 0;
+    return same_slice(a->rescued, b->rescued);
+}
+
+static void check_halves(const char *p, size_t n, enc_evp_code c, const enc_event *ev, const enc_event_error *err)
+{
+    enc_event full, fast;
+    enc_event_error ferr;
+    enc_evp_code fc = enc_event_parse_full(p, n, &arena, &full, &ferr);
+    if (fc != c || !same_event(ev, &full))
+        abort();
+    if (c != ENC_EVP_OK && (ferr.code != err->code || ferr.offset != err->offset || strcmp(ferr.msg, err->msg) != 0))
+        abort();
+    int k = enc_event_parse_fast(p, n, &arena, &fast);
+    if (k != -1 && (k != ENC_EVP_OK || c != ENC_EVP_OK || !same_event(&fast, &full)))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int init;
@@ -110,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enc_event ev;
     enc_event_error err;
     enc_evp_code c = enc_event_parse((const char *)data, size, &arena, &ev, &err);
+    check_halves((const char *)data, size, c, &ev, &err);
     if (c == ENC_EVP_OK) {
         check_ok(&ev);
     } else {

@@ -539,10 +539,70 @@ __attribute__((cold)) static void not_object(parser *ps, const char *p)
     set_error(ps, ENC_EVP_NOT_OBJECT, p, "record is %s, not a JSON object", what);
 }
 
-enc_evp_code enc_event_parse(const char *p, size_t n, enc_arena *arena, enc_event *ev, enc_event_error *err)
+/* Parses the value of member k..kend (f: its schema field, or -1) at p, after the
+ * whitespace, into ev or the rescued members; returns the byte after the value, or NULL
+ * with the error in ps. A schema key seen before is rescued, as is an object or array. */
+static const char *member_value(parser *ps, enc_arena *arena, rescue_list *rs, enc_event *ev, unsigned *seen, int f,
+                                const char *k, const char *kend, const char *p)
 {
-    if (!p) /* (NULL, 0): an empty record, without arithmetic on a null pointer */
-        p = "", n = 0;
+    const char *end = ps->end, *v = p;
+    if (f < 0 || (*seen & 1u << f)) {
+        p = skip_value(ps, p, 1);
+        if (p && rescue_add(rs, arena, k, kend, v, p) != 0) {
+            nomem(ps, v);
+            return NULL;
+        }
+        return p;
+    }
+    *seen |= 1u << f;
+    switch (p < end ? *p : '\0') {
+    case '"': {
+        int vesc = 0;
+        p = scan_string(ps, p + 1, &vesc);
+        if (!p)
+            return NULL;
+        size_t rawn = (size_t)(p - v - 2);
+        if (!vesc) {
+            ev->field[f] = enc_slice_make(v + 1, rawn);
+        } else {
+            char *d = arena ? enc_arena_alloc(arena, rawn) : NULL;
+            if (!d) {
+                nomem(ps, v);
+                return NULL;
+            }
+            ev->field[f] = enc_slice_make(d, unescape(v + 1, p - 1, d));
+        }
+        ev->is_string[f] = 1;
+        return p;
+    }
+    case 'n':
+        return scan_literal(ps, p, "null", 4);
+    case 't':
+    case 'f':
+        p = *p == 't' ? scan_literal(ps, p, "true", 4) : scan_literal(ps, p, "false", 5);
+        break;
+    case '{':
+    case '[':
+        p = skip_value(ps, p, 1);
+        if (p && rescue_add(rs, arena, k, kend, v, p) != 0) {
+            nomem(ps, v);
+            return NULL;
+        }
+        return p;
+    default:
+        if (p >= end || (*p != '-' && !is_digit(*p)))
+            return syntax(ps, p, "expected a JSON value");
+        p = scan_number(ps, p);
+        break;
+    }
+    if (p)
+        ev->field[f] = enc_slice_make(v, (size_t)(p - v));
+    return p;
+}
+
+/* The full parser: any record, every error with its message. */
+static enc_evp_code parse_full(const char *p, size_t n, enc_arena *arena, enc_event *ev, enc_event_error *err)
+{
     parser ps = {p, p + n, err, ENC_EVP_OK};
     const char *end = ps.end;
     rescue_list rs;
@@ -584,72 +644,9 @@ enc_evp_code enc_event_parse(const char *p, size_t n, enc_arena *arena, enc_even
             syntax(&ps, p, "expected ':' after object key");
             goto fail;
         }
-        p = skip_ws(p + 1, end);
-        const char *v = p;
-        if (f < 0 || (seen & 1u << f)) {
-            p = skip_value(&ps, p, 1);
-            if (!p)
-                goto fail;
-            if (rescue_add(&rs, arena, k, kend, v, p) != 0) {
-                nomem(&ps, v);
-                goto fail;
-            }
-        } else {
-            seen |= 1u << f;
-            switch (p < end ? *p : '\0') {
-            case '"': {
-                int vesc = 0;
-                p = scan_string(&ps, p + 1, &vesc);
-                if (!p)
-                    goto fail;
-                size_t rawn = (size_t)(p - v - 2);
-                if (!vesc) {
-                    ev->field[f] = enc_slice_make(v + 1, rawn);
-                } else {
-                    char *d = arena ? enc_arena_alloc(arena, rawn) : NULL;
-                    if (!d) {
-                        nomem(&ps, v);
-                        goto fail;
-                    }
-                    ev->field[f] = enc_slice_make(d, unescape(v + 1, p - 1, d));
-                }
-                ev->is_string[f] = 1;
-                break;
-            }
-            case 'n':
-                p = scan_literal(&ps, p, "null", 4);
-                if (!p)
-                    goto fail;
-                break;
-            case 't':
-            case 'f':
-                p = *p == 't' ? scan_literal(&ps, p, "true", 4) : scan_literal(&ps, p, "false", 5);
-                if (!p)
-                    goto fail;
-                ev->field[f] = enc_slice_make(v, (size_t)(p - v));
-                break;
-            case '{':
-            case '[':
-                p = skip_value(&ps, p, 1);
-                if (!p)
-                    goto fail;
-                if (rescue_add(&rs, arena, k, kend, v, p) != 0) {
-                    nomem(&ps, v);
-                    goto fail;
-                }
-                break;
-            default:
-                if (p >= end || (*p != '-' && !is_digit(*p))) {
-                    syntax(&ps, p, "expected a JSON value");
-                    goto fail;
-                }
-                p = scan_number(&ps, p);
-                if (!p)
-                    goto fail;
-                ev->field[f] = enc_slice_make(v, (size_t)(p - v));
-                break;
-            }
-        }
+        p = member_value(&ps, arena, &rs, ev, &seen, f, k, kend, skip_ws(p + 1, end));
+        if (!p)
+            goto fail;
         p = skip_ws(p, end);
         if (p < end && *p == ',') {
             p = skip_ws(p + 1, end);
@@ -676,4 +673,162 @@ done:
 fail:
     memset(ev, 0, sizeof *ev);
     return ps.code;
+}
+
+/* ---- the fast path --------------------------------------------------------------------- */
+
+/* Nearly every record is short and holds no backslash, no control byte and no byte >= 0x80.
+ * Then every '"' opens or closes a string, each string is valid as it stands, and the
+ * closing quote of a string is simply the next '"': one pass of vector compares finds
+ * them all, and the parse becomes a walk from quote to quote. Records of any other kind,
+ * and every record the walk finds fault with, go to parse_full from the start, so results
+ * and error messages are the full parser's by construction. */
+#define FAST_MAX 512 /* longer records take the full parser */
+
+typedef struct {
+    uint64_t quote[FAST_MAX / 64]; /* bit i: byte i is '"' */
+    size_t nwords;
+} quote_map;
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* Quote bits of 16 bytes; *odd gets a bit for each '\\', byte < 0x20 or byte >= 0x80. */
+static inline uint32_t quotes16(const char *p, uint32_t *odd)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i bs = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)); /* signed: bytes >= 0x80 too */
+    *odd |= (uint32_t)_mm_movemask_epi8(_mm_or_si128(bs, low));
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+}
+#else
+static inline uint32_t quotes16(const char *p, uint32_t *odd)
+{
+    uint32_t q = 0;
+    for (int i = 0; i < 16; i++) {
+        unsigned char c = (unsigned char)p[i];
+        q |= (uint32_t)(c == '"') << i;
+        *odd |= (uint32_t)(c == '\\' || c < 0x20 || c >= 0x80);
+    }
+    return q;
+}
+#endif
+
+/* Maps the quotes of p[0..n) (n <= FAST_MAX); 0 when the record holds an odd byte. */
+static int map_quotes(const char *p, size_t n, quote_map *qm)
+{
+    uint32_t odd = 0;
+    size_t i = 0;
+    memset(qm->quote, 0, sizeof qm->quote);
+    for (; n - i >= 16; i += 16)
+        qm->quote[i >> 6] |= (uint64_t)quotes16(p + i, &odd) << (i & 63);
+    if (i < n) {
+        char tail[16];
+        memset(tail, ' ', sizeof tail);
+        memcpy(tail, p + i, n - i);
+        qm->quote[i >> 6] |= (uint64_t)quotes16(tail, &odd) << (i & 63);
+    }
+    qm->nwords = (n + 63) / 64;
+    return odd == 0;
+}
+
+/* The first '"' at or after base[i], or NULL. */
+static inline const char *next_quote(const quote_map *qm, const char *base, size_t i)
+{
+    size_t w = i >> 6;
+    if (w >= qm->nwords)
+        return NULL;
+    uint64_t bits = qm->quote[w] & (~(uint64_t)0 << (i & 63));
+    while (!bits) {
+        if (++w >= qm->nwords)
+            return NULL;
+        bits = qm->quote[w];
+    }
+    return base + w * 64 + (size_t)__builtin_ctzll(bits);
+}
+
+/* ENC_EVP_OK with *ev filled as parse_full fills it, or -1: ask parse_full. */
+static int parse_fast(const char *base, size_t n, enc_arena *arena, enc_event *ev)
+{
+    quote_map qm;
+    if (n > FAST_MAX || !map_quotes(base, n, &qm))
+        return -1;
+    parser ps = {base, base + n, NULL, ENC_EVP_OK};
+    const char *p = base, *end = ps.end;
+    rescue_list rs;
+    unsigned seen = 0;
+
+    rs.nm = 0;
+    rs.buf = NULL;
+    rs.len = rs.cap = 0;
+    memset(ev, 0, sizeof *ev);
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{')
+        return -1;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') {
+        p++;
+    } else {
+        for (;;) {
+            if (p >= end || *p != '"')
+                return -1;
+            const char *k = p, *q = next_quote(&qm, base, (size_t)(p + 1 - base));
+            if (!q)
+                return -1;
+            const char *kend = q + 1;
+            int f = match_key(k + 1, (size_t)(q - k - 1));
+            p = skip_ws(kend, end);
+            if (p >= end || *p != ':')
+                return -1;
+            p = skip_ws(p + 1, end);
+            if (f >= 0 && !(seen & 1u << f) && p < end && *p == '"') { /* the common member */
+                q = next_quote(&qm, base, (size_t)(p + 1 - base));
+                if (!q)
+                    return -1;
+                seen |= 1u << f;
+                ev->field[f] = enc_slice_make(p + 1, (size_t)(q - p - 1));
+                ev->is_string[f] = 1;
+                p = q + 1;
+            } else if (!(p = member_value(&ps, arena, &rs, ev, &seen, f, k, kend, p))) {
+                return -1;
+            }
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') {
+                p = skip_ws(p + 1, end);
+                continue;
+            }
+            if (p < end && *p == '}') {
+                p++;
+                break;
+            }
+            return -1;
+        }
+    }
+    if (skip_ws(p, end) < end || rescue_finish(&rs, arena, &ev->rescued) != 0)
+        return -1;
+    return ENC_EVP_OK;
+}
+
+enc_evp_code enc_event_parse(const char *p, size_t n, enc_arena *arena, enc_event *ev, enc_event_error *err)
+{
+    if (!p) /* (NULL, 0): an empty record, without arithmetic on a null pointer */
+        p = "", n = 0;
+    if (parse_fast(p, n, arena, ev) == ENC_EVP_OK)
+        return ENC_EVP_OK;
+    return parse_full(p, n, arena, ev, err);
+}
+
+enc_evp_code enc_event_parse_full(const char *p, size_t n, enc_arena *arena, enc_event *ev, enc_event_error *err)
+{
+    if (!p)
+        p = "", n = 0;
+    return parse_full(p, n, arena, ev, err);
+}
+
+int enc_event_parse_fast(const char *p, size_t n, enc_arena *arena, enc_event *ev)
+{
+    if (!p)
+        p = "", n = 0;
+    return parse_fast(p, n, arena, ev);
 }

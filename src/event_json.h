@@ -56,6 +56,13 @@ typedef struct {
  * for joining more than one rescued member. */
 enc_evp_code enc_event_parse(const char *p, size_t n, enc_arena *arena, enc_event *ev, enc_event_error *err);
 
+/* The two halves of enc_event_parse, for tests and fuzzers, which hold the one to the
+ * other. _full: the parser for any record, same contract as enc_event_parse. _fast: the
+ * path for common records (short, no backslash, no byte < 0x20 or >= 0x80): ENC_EVP_OK
+ * with *ev as _full would fill it, or -1 when it leaves the record to _full. */
+enc_evp_code enc_event_parse_full(const char *p, size_t n, enc_arena *arena, enc_event *ev, enc_event_error *err);
+int enc_event_parse_fast(const char *p, size_t n, enc_arena *arena, enc_event *ev);
+
 /* "user_id", "song_id", "timestamp", "device"; NULL for a number out of range. */
 const char *enc_event_field_name(int field);
 

@@ -18,7 +18,32 @@ static enc_event_error err;
 static char *last; /* exact-size copy of the last input, freed by the next parse */
 static size_t last_n;
 
-/* Parses n bytes of s from an exact-size heap copy; the copy stays alive until the next call. */
+static int same_slice(enc_slice a, enc_slice b)
+{
+    return (!a.p && !b.p) || (a.p && b.p && a.n == b.n && memcmp(a.p, b.p, a.n) == 0);
+}
+
+/* enc_event_parse (with its fast path) and enc_event_parse_full agree on everything. */
+static int same_as_full(const char *s, size_t n, enc_evp_code c, const enc_event *e, const enc_event_error *er)
+{
+    enc_event e2;
+    enc_event_error er2;
+    memset(&er2, 0x5a, sizeof er2);
+    er2.msg[0] = '\0';
+    enc_evp_code c2 = enc_event_parse_full(s, n, &arena, &e2, &er2);
+    int same = c == c2 && same_slice(e->rescued, e2.rescued);
+    for (int f = 0; f < ENC_EV_NFIELDS; f++)
+        same = same && same_slice(e->field[f], e2.field[f]) && e->is_string[f] == e2.is_string[f];
+    if (c != ENC_EVP_OK)
+        same = same && er->code == er2.code && er->offset == er2.offset && strcmp(er->msg, er2.msg) == 0;
+    if (!same)
+        fprintf(stderr, "    fast and full parsers differ on '%.*s': %d/%d %s / %s\n", (int)n, s, (int)c, (int)c2,
+                c ? er->msg : "", c2 ? er2.msg : "");
+    return same;
+}
+
+/* Parses n bytes of s from an exact-size heap copy; the copy stays alive until the next call.
+ * Every parse is also checked against the full parser. */
 static enc_evp_code parse_n(const char *s, size_t n)
 {
     free(last);
@@ -27,7 +52,9 @@ static enc_evp_code parse_n(const char *s, size_t n)
     last_n = n;
     memset(&err, 0x5a, sizeof err);
     err.msg[0] = '\0';
-    return enc_event_parse(last, n, &arena, &ev, &err);
+    enc_evp_code c = enc_event_parse(last, n, &arena, &ev, &err);
+    T_CHECK(same_as_full(last, n, c, &ev, &err));
+    return c;
 }
 
 static enc_evp_code parse(const char *s)
@@ -649,6 +676,75 @@ static void test_ev_cleared_on_error(void)
     T_CHECK(all_null());
 }
 
+/* The fast path maps quotes 16 bytes at a time, up to 512 bytes: records of every length
+ * around those edges, with the strings placed across them, parse as the full parser
+ * parses them, and so do records where one odd byte (backslash escape, tab, non-ASCII,
+ * control byte) sends the record to the full parser, and every prefix of them. */
+static void test_fast_path_edges(void)
+{
+    static const char *const odd[] = {"", "\\n", "\t", "\xc3\xa9", "\x01", "\xff", " "};
+    char buf[700];
+    int checked = 0;
+    for (size_t pad = 0; pad < 540; pad += pad < 80 ? 1 : 7) {
+        for (size_t o = 0; o < sizeof odd / sizeof odd[0]; o++) {
+            char fill[600];
+            memset(fill, 'a', pad);
+            fill[pad] = '\0';
+            size_t at = pad / 2; /* the odd byte goes mid-value */
+            int n = snprintf(buf, sizeof buf, "{\"user_id\":\"%.*s%s%s\",\"song_id\":\"S1\",\"x\":[1],\"timestamp\":1}",
+                             (int)at, fill, odd[o], fill + at);
+            T_CHECK(parse_n(buf, (size_t)n) == (o == 0 || o == 1 || o == 3 || o == 6 ? ENC_EVP_OK : o == 5 ? ENC_EVP_BAD_UTF8 : ENC_EVP_SYNTAX));
+            if (o == 0 || o == 6) { /* no odd byte: the fast path takes it, up to 512 bytes */
+                enc_event e2;
+                T_CHECK((enc_event_parse_fast(buf, (size_t)n, &arena, &e2) == ENC_EVP_OK) == (n <= 512));
+            }
+            if (o == 0) {
+                T_CHECK(ev.field[ENC_EV_USER_ID].n == pad);
+                T_CHECK_MEM(ev.rescued.p, ev.rescued.n, "\"x\":[1]");
+                for (int k = 0; k < n; k += 5)
+                    parse_n(buf, (size_t)k); /* checked against the full parser inside */
+            }
+            checked++;
+        }
+    }
+    T_CHECK(checked > 100);
+    /* tiny records, shorter than one 16-byte load */
+    const char *tiny[] = {"{}", " {} ", "{\"a\":1}", "{\"device\":\"\"}", "{\"", "\"\"", "{\"a\"}", "{ \"a\" : \"b\" }"};
+    for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) {
+        enc_event e2;
+        int fast = enc_event_parse_fast(tiny[i], strlen(tiny[i]), &arena, &e2);
+        enc_evp_code want = i < 4 || i == 7 ? ENC_EVP_OK : i == 5 ? ENC_EVP_NOT_OBJECT : ENC_EVP_SYNTAX;
+        T_CHECK(parse_n(tiny[i], strlen(tiny[i])) == want);
+        T_CHECK(fast == (i < 4 || i == 7 ? ENC_EVP_OK : -1));
+    }
+}
+
+/* Shapes the fast path walks itself: spaces around every token, duplicate and unknown keys,
+ * non-string schema values, a record of only quotes. */
+static void test_fast_path_shapes(void)
+{
+    const char *typ = " { \"user_id\" : \"u\" , \"device\" : \"d\" } ";
+    enc_event e2;
+    T_CHECK(enc_event_parse_fast(typ, strlen(typ), &arena, &e2) == ENC_EVP_OK);
+    T_CHECK(parse(typ) == ENC_EVP_OK);
+    T_CHECK_FIELD(ENC_EV_USER_ID, "u");
+    T_CHECK_FIELD(ENC_EV_DEVICE, "d");
+    T_CHECK(parse("{\"user_id\":\"u\",\"user_id\":\"v\",\"song_id\":7,\"timestamp\":null}") == ENC_EVP_OK);
+    T_CHECK_FIELD(ENC_EV_USER_ID, "u");
+    T_CHECK_FIELD(ENC_EV_SONG_ID, "7");
+    T_CHECK(ev.field[ENC_EV_TIMESTAMP].p == NULL);
+    T_CHECK_MEM(ev.rescued.p, ev.rescued.n, "\"user_id\":\"v\"");
+    T_CHECK(parse("{\"a\":\"1\",\"b\":\"2\",\"device\":true}") == ENC_EVP_OK);
+    T_CHECK_MEM(ev.rescued.p, ev.rescued.n, "\"a\":\"1\",\"b\":\"2\"");
+    T_CHECK_FIELD(ENC_EV_DEVICE, "true");
+    T_CHECK(parse("\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"") == ENC_EVP_SYNTAX);
+    T_CHECK(parse("{\"user_id\":\"u\"\"song_id\":\"s\"}") == ENC_EVP_SYNTAX);
+    T_CHECK(parse("{\"user_id\":\"u\",}") == ENC_EVP_SYNTAX);
+    T_CHECK(parse("{\"user_id\":\"u\"} x") == ENC_EVP_SYNTAX);
+    T_CHECK(parse("{\"user_id\":\"u") == ENC_EVP_SYNTAX);
+    T_CHECK(parse("{\"user_id\" \"u\"}") == ENC_EVP_SYNTAX);
+}
+
 /* ---- corpus -------------------------------------------------------------------------- */
 
 static char *read_file(const char *path, size_t *n)
@@ -751,6 +847,8 @@ int main(void)
     T_RUN(test_arena_out_of_memory);
     T_RUN(test_every_prefix_fails_cleanly);
     T_RUN(test_ev_cleared_on_error);
+    T_RUN(test_fast_path_edges);
+    T_RUN(test_fast_path_shapes);
     T_RUN(test_corpus);
     free(last);
     enc_arena_free(&arena);
