@@ -703,7 +703,7 @@ static inline const char *dimtab_get(const dimtab *t, const char *id, size_t n, 
  * queueing one behind the other. Each found row is prefetched for the caller too. */
 static void dimtab_get_many(const dimtab *t, const enc_slice *ids, size_t n, size_t row_size, const void **out)
 {
-    enum { AHEAD = 8 };
+    enum { AHEAD = 16 };
     uint64_t ring[AHEAD];
     if (!t || t->count == 0) {
         memset(out, 0, n * sizeof *out);
@@ -723,8 +723,10 @@ static void dimtab_get_many(const dimtab *t, const enc_slice *ids, size_t n, siz
         size_t at;
         uint32_t e = ids[i].n ? index_find(&t->ix, t->rows, row_size, ids[i].p, ids[i].n, h, &at) : 0;
         out[i] = e ? t->rows + (size_t)(e - 1) * row_size : NULL;
-        if (out[i])
+        if (out[i]) { /* a row may straddle two cache lines */
             PREFETCH(out[i]);
+            PREFETCH((const char *)out[i] + row_size - 1);
+        }
     }
 }
 
