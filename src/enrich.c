@@ -70,7 +70,7 @@ static enc_slice rescued_json(enc_batch *b, enc_slice members, const char *origi
 /* What the previous row's timestamp was: events come roughly in time order and many
  * share a second, so most rows repeat the text of the one before and can reuse its
  * microseconds and its formatted event_time (rows then share those arena bytes, which
- * is fine: row slices are read-only). Lives for one enc_enrich_batch call, like the
+ * is fine: row slices are read-only). Lives for one enc_enrich_records call, like the
  * arena bytes it points at. */
 typedef struct {
     enc_slice text;          /* the last good timestamp's raw value; p == NULL: none yet */

@@ -233,6 +233,36 @@ static void test_many_chunks(void)
     T_CHECK(bad == 0);
 }
 
+/* A batch enriched in steps (records taken while the writer is busy): each step does
+ * only its new records, and rows from the earlier steps keep valid record pointers. */
+static void test_in_steps(void)
+{
+    enum { N = 3000 };
+    static char text[N][128];
+    enc_batch_reset(&b);
+    enc_err err;
+    size_t from = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(text[i], sizeof text[i], "{\"user_id\":\"U1\",\"song_id\":\"S2\",\"timestamp\":%d}", 1735689600 + i / 3);
+        add(text[i], i + 1);
+        if (i % 1000 == 999 || i == 10) {
+            T_CHECK(enc_enrich_records(&ctx, &b, from, &err) == ENC_OK);
+            from = b.nrecs;
+            T_CHECK(b.nrows == from);
+        }
+    }
+    int bad = 0;
+    for (size_t k = 0; k < b.nrows; k++) {
+        const enc_row *r = &b.rows[k];
+        bad += r->rec != &b.recs[k] || r->rec->line != (int64_t)k + 1;
+        bad += r->event_time_us != (INT64_C(1735689600) + (int64_t)k / 3) * ENC_US_PER_SEC;
+        bad += !enc_slice_eq_cstr(r->text[ENC_COL_TITLE], "Two");
+    }
+    T_CHECK(bad == 0);
+    T_CHECK(enc_enrich_records(&ctx, &b, b.nrecs, &err) == ENC_OK); /* nothing new */
+    T_CHECK(b.nrows == N);
+}
+
 static void test_no_tables(void)
 {
     enc_enrich_ctx none = {NULL, NULL};
@@ -296,6 +326,7 @@ int main(void)
     T_RUN(test_quarantine_reasons);
     T_RUN(test_event_time_sequence);
     T_RUN(test_many_chunks);
+    T_RUN(test_in_steps);
     T_RUN(test_no_tables);
     T_RUN(test_reserve_rows);
     T_RUN(test_out_of_memory);
