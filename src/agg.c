@@ -73,16 +73,19 @@ static int cmp_entries(uint32_t ia, uint32_t ib, void *arg)
     const enc_agg_entry *a = (const enc_agg_entry *)arg + ia, *b = (const enc_agg_entry *)arg + ib;
     if (a->dim != b->dim)
         return dim_rank[a->dim] < dim_rank[b->dim] ? -1 : 1;
+    if (a->day != b->day)
+        return a->day < b->day ? -1 : 1;
     size_t n = a->key.n < b->key.n ? a->key.n : b->key.n;
     int c = n ? memcmp(a->key.p, b->key.p, n) : 0;
     if (c)
         return c;
-    if (a->key.n != b->key.n)
-        return a->key.n < b->key.n ? -1 : 1;
-    return (a->day > b->day) - (a->day < b->day);
+    return (a->key.n > b->key.n) - (a->key.n < b->key.n);
 }
 
-/* Radix on (dimension rank, first 7 key bytes), ties by cmp_entries; entries stay where
+/* Days since 1970 plus this are positive and below 2^23 for years 0001-9999. */
+#define DAY_BIAS 719163
+
+/* Radix on (dimension rank, day, first 4 key bytes), ties by cmp_entries; entries stay where
  * they are and enc_agg_at follows the order array. */
 enc_status enc_agg_sort(enc_agg *a)
 {
@@ -101,7 +104,8 @@ enc_status enc_agg_sort(enc_agg *a)
     }
     for (size_t i = 0; i < a->n; i++) {
         const enc_agg_entry *e = &a->entries[i];
-        uint64_t key = (uint64_t)dim_rank[e->dim] << 56 | enc_sort_prefix(e->key.p, e->key.n) >> 8;
+        uint64_t day = (uint64_t)(e->day + DAY_BIAS) & 0xffffff;
+        uint64_t key = (uint64_t)dim_rank[e->dim] << 56 | day << 32 | enc_sort_prefix(e->key.p, e->key.n) >> 32;
         a->order[i] = (enc_sort_item){key, (uint32_t)i, 0};
     }
     enc_radix_sort(a->order, a->order + a->n, a->n);

@@ -46,9 +46,9 @@ enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *
 size_t enc_agg_count(const enc_agg *a);
 const enc_agg_entry *enc_agg_at(const enc_agg *a, size_t i);
 const char *enc_agg_dim_name(enc_agg_dim d); /* "song", "artist", ... */
-/* Orders the entries (as enc_agg_at sees them) by (dimension name, key, day), the
+/* Orders the entries (as enc_agg_at sees them) by (dimension name, day, key), the
  * sink's primary-key order, so its B-tree is written front to back instead of at
- * random. Call only when the batch is complete: no rows may be added after it.
+ * random (a time-ordered stream appends). Call only when the batch is complete: no rows may be added after it.
  * ENC_ERROR only when out of memory. */
 enc_status enc_agg_sort(enc_agg *a);
 

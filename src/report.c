@@ -257,58 +257,6 @@ static char *dup_column(sqlite3_stmt *st, int i, bool *oom)
     return d;
 }
 
-/* ---- chart plan: which table answers which days -------------------------------------- */
-
-/* Cuts [from, to] into runs of whole years (TABLE_YEARLY), whole months (TABLE_MONTHLY)
- * and the remaining days (TABLE_DAILY), in time order: at most two day runs, three month
- * runs and one year run. Without rollups the whole period is one day run. */
-size_t enc_period_segments(const enc_period *p, bool rollups, enc_segment out[ENC_SEGMENTS_MAX])
-{
-    int64_t from, to;
-    if (enc_ts_parse_date(p->from, 10, &from) != ENC_OK || enc_ts_parse_date(p->to, 10, &to) != ENC_OK)
-        return 0;
-    if (!rollups) {
-        out[0] = (enc_segment){.grain = ENC_GRAIN_DAY};
-        snprintf(out[0].lo, sizeof out[0].lo, "%s", p->from);
-        snprintf(out[0].hi, sizeof out[0].hi, "%s", p->to);
-        return 1;
-    }
-    size_t n = 0;
-    for (int64_t d = from; d <= to && n < ENC_SEGMENTS_MAX;) {
-        int y, m, dd;
-        enc_ts_civil(d, &y, &m, &dd);
-        enc_segment *s = &out[n++];
-        if (m == 1 && dd == 1 && enc_ts_days_from_civil(y, 12, 31) <= to) {
-            int y2 = y;
-            while (y2 < 9999 && enc_ts_days_from_civil(y2 + 1, 12, 31) <= to)
-                y2++;
-            *s = (enc_segment){.grain = ENC_GRAIN_YEAR};
-            snprintf(s->lo, sizeof s->lo, "%04d", y);
-            snprintf(s->hi, sizeof s->hi, "%04d", y2);
-            d = enc_ts_days_from_civil(y2, 12, 31) + 1;
-        } else if (dd == 1 && enc_ts_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) - 1 <= to) {
-            int m2 = m; /* whole months up to the year's end; the next year may be whole */
-            while (m2 < 12 && enc_ts_days_from_civil(m2 == 11 ? y + 1 : y, m2 == 11 ? 1 : m2 + 2, 1) - 1 <= to)
-                m2++;
-            *s = (enc_segment){.grain = ENC_GRAIN_MONTH};
-            snprintf(s->lo, sizeof s->lo, "%04d-%02d", y, m);
-            snprintf(s->hi, sizeof s->hi, "%04d-%02d", y, m2);
-            d = m2 == 12 ? enc_ts_days_from_civil(y + 1, 1, 1) : enc_ts_days_from_civil(y, m2 + 1, 1);
-        } else {
-            int64_t end = (m == 12 ? enc_ts_days_from_civil(y + 1, 1, 1) : enc_ts_days_from_civil(y, m + 1, 1)) - 1;
-            if (end > to)
-                end = to;
-            *s = (enc_segment){.grain = ENC_GRAIN_DAY};
-            format_day(d, s->lo);
-            format_day(end, s->hi);
-            d = end + 1;
-        }
-        if (d <= to && n == ENC_SEGMENTS_MAX)
-            return 0; /* cannot happen: at most five runs */
-    }
-    return n;
-}
-
 /* ---- charts --------------------------------------------------------------------- */
 
 void enc_chart_title(enc_chart_by by, enc_chart_metric m, const enc_period *p, char *out, size_t size)
@@ -337,10 +285,11 @@ void enc_chart_title(enc_chart_by by, enc_chart_metric m, const enc_period *p, c
 
 /* A chart is built in three steps, each reading as little as it can:
  *   1. totals: plays and seconds per key over the period, from the coarsest tables that
- *      cover it (enc_period_segments), ranked; only the top `limit` unless ranking by
- *      listeners;
- *   2. listeners: per key, the union of its daily sketches (one PRIMARY KEY range);
- *   3. song title and artist: per key, from the latest day in the period that has them.
+ *      cover it (enc_plan, enc_period_segments), ranked; only the top `limit` unless
+ *      ranking by listeners;
+ *   2. listeners: per key, the union of its sketches in the plan's cells (a primary-key
+ *      lookup per year, month or day with rows);
+ *   3. song title and artist: per key, from the latest cell of the period that has them.
  * Ranking by listeners visits keys by plays, descending, and stops when a key's plays
  * cannot beat the current last place: a key's listeners are at most its plays, and its
  * estimate at most LISTENERS_BOUND(plays) (exact below 4097 distinct users, where the
@@ -349,14 +298,6 @@ void enc_chart_title(enc_chart_by by, enc_chart_metric m, const enc_period *p, c
 
 static const char *const grain_table[] = {"DAILY", "MONTHLY", "YEARLY"};
 static const char *const grain_col[] = {"day", "month", "year"};
-
-static const char listeners_sql[] = "SELECT encore_hll_count(encore_hll_union(listeners)) FROM \"%s_DAILY\" "
-                                    "WHERE dimension = ?1 AND key = ?2 AND day >= ?3 AND day <= ?4";
-static const char names_sql[] =
-    "SELECT (SELECT title FROM \"%s_DAILY\" WHERE dimension = ?1 AND key = ?2 AND day >= ?3 AND day <= ?4 "
-    "AND title IS NOT NULL ORDER BY day DESC LIMIT 1), "
-    "(SELECT artist FROM \"%s_DAILY\" WHERE dimension = ?1 AND key = ?2 AND day >= ?3 AND day <= ?4 "
-    "AND artist IS NOT NULL ORDER BY day DESC LIMIT 1)";
 
 static void chart_rows_free(enc_chart_row *rows, size_t n)
 {
@@ -375,48 +316,21 @@ void enc_chart_free(enc_chart *c)
     c->n = 0;
 }
 
-static enc_status has_rollups(sqlite3 *db, const char *table, bool *yes, enc_err *err)
-{
-    char name[96];
-    bool m = false, y = false;
-    snprintf(name, sizeof name, "%s_MONTHLY", table);
-    if (enc_report_table_exists(db, name, &m, err) != ENC_OK)
-        return ENC_ERROR;
-    snprintf(name, sizeof name, "%s_YEARLY", table);
-    if (enc_report_table_exists(db, name, &y, err) != ENC_OK)
-        return ENC_ERROR;
-    *yes = m && y;
-    return ENC_OK;
-}
-
-/* The totals query: one UNION ALL branch per segment, parameters ?2, ?3 … per branch. */
+/* The totals query: one UNION ALL branch per run, parameters ?2, ?3 … per branch. A run
+ * of one period is `=`, so its rows come in key order. */
 static enc_status totals_sql(const char *table, enc_chart_metric metric, const enc_segment *seg, size_t nseg,
-                             bool rollups, int64_t limit, char *sql, size_t size, enc_err *err)
+                             int64_t limit, char *sql, size_t size, enc_err *err)
 {
     static const char *const order_col[] = {"plays", "listeners", "seconds"};
     size_t len = (size_t)snprintf(sql, size, "SELECT key, sum(plays) AS plays, sum(seconds) AS seconds FROM (");
     for (size_t i = 0; i < nseg && len < size; i++) {
         const char *col = grain_col[seg[i].grain], *op = strcmp(seg[i].lo, seg[i].hi) == 0 ? "=" : ">=";
         size_t lo = 2 * i + 2, hi = 2 * i + 3;
-        len += (size_t)snprintf(sql + len, size - len, "%s", i ? " UNION ALL " : "");
-        if (len < size && seg[i].grain == ENC_GRAIN_DAY && rollups) {
-            /* Days of one month: the month's keys (TABLE_MONTHLY), then each key's days by
-             * the daily primary key — a seek per key, never a scan of every day. CROSS JOIN
-             * keeps that order (without statistics SQLite might scan the daily rows). */
-            len += (size_t)snprintf(sql + len, size - len,
-                                    "SELECT d.key AS key, d.plays AS plays, d.seconds AS seconds FROM \"%s_MONTHLY\" AS m "
-                                    "CROSS JOIN \"%s_DAILY\" AS d WHERE m.dimension = ?1 AND m.month = substr(?%zu, 1, 7) "
-                                    "AND d.dimension = ?1 AND d.key = m.key AND d.day %s ?%zu",
-                                    table, table, lo, op, lo);
-        } else if (len < size) {
-            /* One period is `=`, so its rows come in key order and GROUP BY needs no sort. */
-            len += (size_t)snprintf(sql + len, size - len,
-                                    "SELECT key, plays, seconds FROM \"%s_%s\" WHERE dimension = ?1 AND %s %s ?%zu", table,
-                                    grain_table[seg[i].grain], col, op, lo);
-        }
+        len += (size_t)snprintf(sql + len, size - len, "%sSELECT key, plays, seconds FROM \"%s_%s\" "
+                                "WHERE dimension = ?1 AND %s %s ?%zu", i ? " UNION ALL " : "", table,
+                                grain_table[seg[i].grain], col, op, lo);
         if (len < size && *op == '>')
-            len += (size_t)snprintf(sql + len, size - len, " AND %s%s <= ?%zu",
-                                    seg[i].grain == ENC_GRAIN_DAY && rollups ? "d." : "", col, hi);
+            len += (size_t)snprintf(sql + len, size - len, " AND %s <= ?%zu", col, hi);
     }
     if (len < size && metric == ENC_METRIC_LISTENERS)
         len += (size_t)snprintf(sql + len, size - len, ") GROUP BY key ORDER BY plays DESC, key");
@@ -428,16 +342,37 @@ static enc_status totals_sql(const char *table, enc_chart_metric metric, const e
     return ENC_OK;
 }
 
-/* Step 1: the ranked totals into *rows (owned by the caller, also on ENC_ERROR). */
-static enc_status chart_totals(sqlite3 *db, const char *table, const enc_chart *c, bool rollups, int64_t limit,
-                               enc_chart_row **rows, size_t *n, enc_err *err)
+static enc_status push_row(sqlite3_stmt *st, enc_chart_row **rows, size_t *n, size_t *cap, enc_err *err)
 {
-    enc_segment seg[ENC_SEGMENTS_MAX];
-    size_t nseg = enc_period_segments(&c->period, rollups, seg), cap = 0;
-    char sql[SQL_MAX];
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        enc_chart_row *r = enc_realloc(*rows, ncap * sizeof *r);
+        if (!r)
+            return enc_err_set(err, "out of memory reading the chart");
+        *rows = r;
+        *cap = ncap;
+    }
+    enc_chart_row *r = &(*rows)[(*n)++];
+    bool oom = false;
+    memset(r, 0, sizeof *r);
+    r->key = dup_column(st, 0, &oom);
+    r->plays = sqlite3_column_int64(st, 1);
+    r->seconds = sqlite3_column_int64(st, 2);
+    if (oom || !r->key)
+        return enc_err_set(err, oom ? "out of memory reading the chart" : "a daily row has no key");
+    return ENC_OK;
+}
+
+/* Step 1: the ranked totals into *rows (owned by the caller, also on ENC_ERROR). */
+static enc_status chart_totals(sqlite3 *db, const char *table, const enc_chart *c, const enc_plan *plan,
+                               int64_t limit, enc_chart_row **rows, size_t *n, enc_err *err)
+{
+    const enc_segment *seg;
+    size_t nseg = enc_plan_segments(plan, &seg), cap = 0;
     if (nseg == 0)
-        return enc_err_set(err, "internal error: the period has no days");
-    if (totals_sql(table, c->metric, seg, nseg, rollups, limit, sql, sizeof sql, err) != ENC_OK)
+        return ENC_OK; /* no rows in the period */
+    char sql[SQL_MAX];
+    if (totals_sql(table, c->metric, seg, nseg, limit, sql, sizeof sql, err) != ENC_OK)
         return ENC_ERROR;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -447,51 +382,14 @@ static enc_status chart_totals(sqlite3 *db, const char *table, const enc_chart *
         sqlite3_bind_text(st, (int)(2 * i + 2), seg[i].lo, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, (int)(2 * i + 3), seg[i].hi, -1, SQLITE_STATIC); /* unused when = lo */
     }
-    enc_status rc = ENC_ERROR;
+    enc_status rc = ENC_OK;
     int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            enc_chart_row *r = enc_realloc(*rows, ncap * sizeof *r);
-            if (!r) {
-                enc_err_set(err, "out of memory reading the chart");
-                goto out;
-            }
-            *rows = r;
-            cap = ncap;
-        }
-        enc_chart_row *r = &(*rows)[(*n)++];
-        bool oom = false;
-        memset(r, 0, sizeof *r);
-        r->key = dup_column(st, 0, &oom);
-        r->plays = sqlite3_column_int64(st, 1);
-        r->seconds = sqlite3_column_int64(st, 2);
-        if (oom || !r->key) {
-            enc_err_set(err, oom ? "out of memory reading the chart" : "a daily row has no key");
-            goto out;
-        }
-    }
-    if (s != SQLITE_DONE) {
-        sql_fail(db, "reading the chart", err);
-        goto out;
-    }
-    rc = ENC_OK;
-out:
+    while (rc == ENC_OK && (s = sqlite3_step(st)) == SQLITE_ROW)
+        rc = push_row(st, rows, n, &cap, err);
+    if (rc == ENC_OK && s != SQLITE_DONE)
+        rc = sql_fail(db, "reading the chart", err);
     sqlite3_finalize(st);
     return rc;
-}
-
-/* Runs a per-key statement (?1 dimension, ?2 key, ?3 from, ?4 to) to its one row. */
-static enc_status key_step(sqlite3 *db, sqlite3_stmt *st, const enc_chart *c, const char *key, enc_err *err)
-{
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, by_names[c->by], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, c->period.from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->period.to, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW)
-        return sql_fail(db, "reading the chart", err);
-    return ENC_OK;
 }
 
 /* Whether a ranks before b by listeners: listeners desc, plays desc, key asc. */
@@ -543,8 +441,8 @@ static void heap_push(enc_chart_row *h, size_t *n, enc_chart_row r)
 
 /* Step 2 when ranking by listeners: all[] (by plays desc, key asc) → the best `limit` into
  * all[0..*kept), ranked; the rest freed. */
-static enc_status rank_by_listeners(sqlite3 *db, sqlite3_stmt *ls, const enc_chart *c, int64_t limit,
-                                    enc_chart_row *all, size_t n, size_t *kept, enc_err *err)
+static enc_status rank_by_listeners(enc_plan *plan, int64_t limit, enc_chart_row *all, size_t n, size_t *kept,
+                                    enc_err *err)
 {
     size_t lim = (size_t)limit, nh = 0, i;
     enc_chart_row *heap = enc_malloc((n < lim ? n : lim) * sizeof *heap + 1);
@@ -554,9 +452,8 @@ static enc_status rank_by_listeners(sqlite3 *db, sqlite3_stmt *ls, const enc_cha
     for (i = 0; rc == ENC_OK && i < n; i++) {
         if (nh == lim && LISTENERS_BOUND(all[i].plays) <= heap[0].listeners)
             break; /* neither this key nor any after it (fewer plays) can make the chart */
-        if ((rc = key_step(db, ls, c, all[i].key, err)) != ENC_OK)
+        if ((rc = enc_plan_listeners(plan, all[i].key, &all[i].listeners, err)) != ENC_OK)
             break;
-        all[i].listeners = sqlite3_column_int64(ls, 0);
         if (nh < lim) {
             heap_push(heap, &nh, all[i]);
         } else if (ranks_before(&all[i], &heap[0])) {
@@ -585,24 +482,14 @@ static enc_status rank_by_listeners(sqlite3 *db, sqlite3_stmt *ls, const enc_cha
 }
 
 /* Steps 2 and 3 for rows already chosen: listeners (unless known) and song names. */
-static enc_status fill_rows(sqlite3 *db, sqlite3_stmt *ls, sqlite3_stmt *ns, const enc_chart *c, enc_chart_row *rows,
-                            size_t n, bool need_listeners, enc_err *err)
+static enc_status fill_rows(enc_plan *plan, const enc_chart *c, enc_chart_row *rows, size_t n, bool need_listeners,
+                            enc_err *err)
 {
     for (size_t i = 0; i < n; i++) {
-        if (need_listeners) {
-            if (key_step(db, ls, c, rows[i].key, err) != ENC_OK)
-                return ENC_ERROR;
-            rows[i].listeners = sqlite3_column_int64(ls, 0);
-        }
-        if (ns) {
-            if (key_step(db, ns, c, rows[i].key, err) != ENC_OK)
-                return ENC_ERROR;
-            bool oom = false;
-            rows[i].title = dup_column(ns, 0, &oom);
-            rows[i].artist = dup_column(ns, 1, &oom);
-            if (oom)
-                return enc_err_set(err, "out of memory reading the chart");
-        }
+        if (need_listeners && enc_plan_listeners(plan, rows[i].key, &rows[i].listeners, err) != ENC_OK)
+            return ENC_ERROR;
+        if (c->by == ENC_BY_SONG && enc_plan_names(plan, rows[i].key, &rows[i].title, &rows[i].artist, err) != ENC_OK)
+            return ENC_ERROR;
     }
     return ENC_OK;
 }
@@ -615,25 +502,21 @@ enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_ch
     if (limit < 1 || limit > ENC_REPORT_LIMIT_MAX)
         return enc_err_set(err, "limit %" PRId64 " is out of range 1-%d", limit, ENC_REPORT_LIMIT_MAX);
 
-    bool by_listeners = c->metric == ENC_METRIC_LISTENERS, rollups = false;
-    sqlite3_stmt *ls = NULL, *ns = NULL;
+    bool by_listeners = c->metric == ENC_METRIC_LISTENERS;
+    enc_plan *plan = NULL;
     enc_chart_row *rows = NULL;
     size_t n = 0;
     enc_status rc = ENC_ERROR;
-    if (has_rollups(db, table, &rollups, err) != ENC_OK ||
-        chart_totals(db, table, c, rollups, limit, &rows, &n, err) != ENC_OK)
-        goto out;
-    if (n > 0 && prepare_t(db, listeners_sql, table, &ls, err) != ENC_OK)
-        goto out;
-    if (n > 0 && c->by == ENC_BY_SONG && prepare_t(db, names_sql, table, &ns, err) != ENC_OK)
+    if (enc_plan_open(db, table, by_names[c->by], c->period.from, c->period.to, &plan, err) != ENC_OK ||
+        chart_totals(db, table, c, plan, limit, &rows, &n, err) != ENC_OK)
         goto out;
     if (by_listeners) {
         size_t all = n;
         n = 0; /* rank_by_listeners owns the keys of rows[0..all) until it returns */
-        if (rank_by_listeners(db, ls, c, limit, rows, all, &n, err) != ENC_OK)
+        if (rank_by_listeners(plan, limit, rows, all, &n, err) != ENC_OK)
             goto out;
     }
-    if (fill_rows(db, ls, ns, c, rows, n, !by_listeners, err) != ENC_OK)
+    if (fill_rows(plan, c, rows, n, !by_listeners, err) != ENC_OK)
         goto out;
     c->rows = rows;
     c->n = n;
@@ -642,8 +525,7 @@ enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_ch
     rc = ENC_OK;
 out:
     chart_rows_free(rows, n);
-    sqlite3_finalize(ls);
-    sqlite3_finalize(ns);
+    enc_plan_free(plan);
     return rc;
 }
 

@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "buf.h"
+#include "plan.h"
 #include "status.h"
 
 #define ENC_REPORT_LIMIT_MAX 10000               /* most rows a chart returns */
@@ -68,23 +69,6 @@ typedef struct {
 /* Checks the flags (at most one form; --from with --to; valid dates; from <= to) and fills
  * *out. err names the flag and how to fix it, without a command prefix. */
 enc_status enc_period_parse(const enc_period_flags *f, enc_period *out, enc_err *err);
-
-/* Where a chart reads a run of its period from: TABLE_DAILY (lo/hi 'YYYY-MM-DD'),
- * TABLE_MONTHLY ('YYYY-MM') or TABLE_YEARLY ('YYYY'), both ends inclusive. */
-typedef enum { ENC_GRAIN_DAY, ENC_GRAIN_MONTH, ENC_GRAIN_YEAR } enc_grain;
-typedef struct {
-    enc_grain grain;
-    char lo[11];
-    char hi[11];
-} enc_segment;
-#define ENC_SEGMENTS_MAX 8
-
-/* Cuts p into time-ordered runs of whole years, whole months and the days left over, so
- * each run is read from the coarsest table (src/rollup.h) that covers it; "all time" is
- * one run of years. Without rollups (a database no `encore run` has opened since they
- * exist) the whole period is one run of days. Returns how many runs (0 only for a period
- * enc_period_parse did not make). */
-size_t enc_period_segments(const enc_period *p, bool rollups, enc_segment out[ENC_SEGMENTS_MAX]);
 
 /* Parses "YYYY" (exactly four digits, 0001-9999). */
 enc_status enc_report_year_parse(const char *s, int *year);

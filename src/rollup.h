@@ -2,36 +2,53 @@
  * all time reads one row per key instead of one per key and day.
  *
  * Owns, in the sink's database: TABLE_MONTHLY (dimension, month 'YYYY-MM', key, plays,
- * seconds) and TABLE_YEARLY (dimension, year 'YYYY', key, plays, seconds), both WITHOUT
- * ROWID with the period before the key in the primary key (a period's keys are one range).
- * A month's keys also lead a chart of some of its days to their daily rows (one seek per
- * key; TABLE_DAILY needs no second index). No sketches: unique listeners stay in
- * TABLE_DAILY.
- * Called by sink_sqlite only, inside the batch's transaction, so the totals are
+ * seconds, listeners, title, artist), TABLE_YEARLY (dimension, year 'YYYY', key, plays,
+ * seconds, listeners), both WITHOUT ROWID with the period before the key in the primary
+ * key, and one row of _ENCORE_ROLLUP (events_table, rolled_through) per events table.
+ *
+ * The totals are rolled lazily, so a batch upserts the daily rows only, not three rows per
+ * delta. rolled_through is the horizon R (a day, or NULL before the first roll):
+ *   TABLE_MONTHLY of month M = the sum of M's daily rows with day <= R;
+ *   TABLE_YEARLY of year Y   = the sum of Y's monthly rows whose month ended by R.
+ * Each batch moves R up to the day before the day most of its plays fall on (a live stream:
+ * yesterday), rolling the days it passes into their months and the months that end by it
+ * into their years: a key and day is rolled once, not once per batch. A late delta (its day
+ * <= R) is added to its month, and to its year when that month ended by R. A chart reads
+ * the totals up to R and the daily rows after it (enc_period_segments).
+ * Called by sink_sqlite only, inside the batch's transaction, so the totals and R are
  * exactly-once like the daily rows. Read by report.c. Never prints.
  */
 #ifndef ENC_ROLLUP_H
 #define ENC_ROLLUP_H
 
+#include <stdbool.h>
 #include <sqlite3.h>
 
 #include "agg.h"
 #include "status.h"
 
+/* R before anything is rolled: a day before 0001-01-01, so R + 1 stays a valid number. */
+#define ENC_ROLLUP_NONE (-1000000)
+
 typedef struct enc_rollup enc_rollup;
 
-/* Makes sure the rollup tables exist for events table `table` (a
- * checked identifier, whose TABLE_DAILY exists). When the tables are new they are filled
- * from TABLE_DAILY in the same transaction, so a database written before rollups existed
- * gets complete totals on its next `encore run`. Then prepares the upserts. *out is the
- * caller's, freed with enc_rollup_free. Must not be called inside a transaction. */
+/* Makes sure the rollup tables exist for events table `table` (a checked identifier, whose
+ * TABLE_DAILY exists, in (dimension, day, key) order). A database without them, or with
+ * totals from an older encore (no listeners column, no horizon), gets them rebuilt from
+ * TABLE_DAILY in one transaction, rolled up to the day before its latest day. Then prepares
+ * the statements. *out is the caller's, freed with enc_rollup_free. Must not be called
+ * inside a transaction. */
 enc_status enc_rollup_open(sqlite3 *db, const char *table, enc_rollup **out, enc_err *err);
 
-/* Adds one batch's daily deltas to the monthly and yearly totals, inside the caller's
- * transaction. Deltas in (dimension, key, day) order (enc_agg_sort) collapse into one
- * upsert per key and month or year; any order is correct. ENC_RETRY when the database is
- * busy, else ENC_ERROR with err set. */
+/* Inside the caller's transaction, after the batch's deltas went into TABLE_DAILY: adds
+ * late deltas to the totals, then moves the horizon (see above). ENC_RETRY when the
+ * database is busy, else ENC_ERROR with err set. */
 enc_status enc_rollup_add(enc_rollup *r, const enc_agg *a, enc_err *err);
+
+/* The horizon of `table` in db: *present is false when the database has no lazily rolled
+ * totals (never opened by an `encore run` that keeps them); else *through is R, or
+ * ENC_ROLLUP_NONE. */
+enc_status enc_rollup_horizon(sqlite3 *db, const char *table, bool *present, int64_t *through, enc_err *err);
 
 void enc_rollup_free(enc_rollup *r); /* r may be NULL */
 

@@ -96,8 +96,47 @@ static enc_status add_committed_at(sqlite_ctx *c, enc_err *err)
     return exec(c, "ALTER TABLE \"_ENCORE_CHECKPOINT\" ADD COLUMN committed_at_us INTEGER", err);
 }
 
+/* TABLE_DAILY's columns and key: day before key, so a time-ordered stream appends and a
+ * day's rows are one range (rollup.c rolls them up, charts read them). */
+#define DAILY_COLUMNS                                                                                                  \
+    "(dimension TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, plays INTEGER NOT NULL, "                          \
+    "seconds INTEGER NOT NULL, listeners BLOB NOT NULL, title TEXT, artist TEXT, "                                      \
+    "PRIMARY KEY (dimension, day, key)) WITHOUT ROWID"
+
+/* Daily rows written before the (dimension, day, key) order are copied into it once, in
+ * one transaction; the monthly and yearly totals are then rebuilt by enc_rollup_open. */
+static enc_status upgrade_daily(sqlite_ctx *c, enc_err *err)
+{
+    char sql[2048];
+    const char *t = c->table;
+    snprintf(sql, sizeof sql, "SELECT 1 FROM sqlite_schema WHERE name = '%s_DAILY' AND sql LIKE "
+             "'%%PRIMARY KEY (dimension, key, day)%%'", t);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    bool old = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return db_fail(c, rc, "reading the schema", err);
+    if (!old)
+        return ENC_OK;
+    snprintf(sql, sizeof sql,
+             "BEGIN IMMEDIATE; ALTER TABLE \"%s_DAILY\" RENAME TO \"%s_DAILY_OLD\";"
+             "CREATE TABLE \"%s_DAILY\" " DAILY_COLUMNS ";"
+             "INSERT INTO \"%s_DAILY\" (dimension, key, day, plays, seconds, listeners, title, artist) "
+             "SELECT dimension, key, day, plays, seconds, listeners, title, artist FROM \"%s_DAILY_OLD\";"
+             "DROP TABLE \"%s_DAILY_OLD\"; DROP TABLE IF EXISTS \"%s_MONTHLY\"; DROP TABLE IF EXISTS \"%s_YEARLY\";"
+             "COMMIT;",
+             t, t, t, t, t, t, t, t);
+    if (exec(c, sql, err) == ENC_OK)
+        return ENC_OK;
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return ENC_ERROR;
+}
+
 static enc_status create_schema(sqlite_ctx *c, enc_err *err)
 {
+    if (upgrade_daily(c, err) != ENC_OK)
+        return ENC_ERROR;
     char sql[2048];
     const char *t = c->table;
     snprintf(sql, sizeof sql,
@@ -112,9 +151,7 @@ static enc_status create_schema(sqlite_ctx *c, enc_err *err)
              "CREATE TABLE IF NOT EXISTS \"_ENCORE_BATCHES\" (batch_id INTEGER PRIMARY KEY, pipeline TEXT, "
              "committed_at TEXT, events INTEGER, rows INTEGER, quarantined INTEGER, rescued INTEGER, "
              "bytes INTEGER, duplicates INTEGER);"
-             "CREATE TABLE IF NOT EXISTS \"%s_DAILY\" (dimension TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, "
-             "plays INTEGER NOT NULL, seconds INTEGER NOT NULL, listeners BLOB NOT NULL, title TEXT, artist TEXT, "
-             "PRIMARY KEY (dimension, key, day)) WITHOUT ROWID;"
+             "CREATE TABLE IF NOT EXISTS \"%s_DAILY\" " DAILY_COLUMNS ";"
              "CREATE INDEX IF NOT EXISTS \"%s_BY_USER\" ON \"%s\" (user_id, event_time);"
              "CREATE TABLE IF NOT EXISTS \"_ENCORE_DEDUP\" (pipeline TEXT NOT NULL, max_time INTEGER NOT NULL, "
              "keys BLOB NOT NULL);"
@@ -171,7 +208,7 @@ static enc_status prepare_all(sqlite_ctx *c, enc_err *err)
         return ENC_ERROR;
     if (prepare(c, &c->put_agg, err,
                 "INSERT INTO \"%s_DAILY\" (dimension, key, day, plays, seconds, listeners, title, artist) "
-                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (dimension, key, day) DO UPDATE SET "
+                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (dimension, day, key) DO UPDATE SET "
                 "plays = plays + excluded.plays, seconds = seconds + excluded.seconds, "
                 "listeners = encore_hll_merge(listeners, excluded.listeners), "
                 "title = coalesce(excluded.title, title), artist = coalesce(excluded.artist, artist)",

@@ -30,6 +30,7 @@ check_match() {
 }
 
 sql() { sqlite3 -batch -noheader "$DB" "$1"; }
+sql_at() { sqlite3 -batch -noheader "$1" "$2"; }
 
 # wait_until DEADLINE_SECONDS COMMAND...: polls the condition, never a fixed sleep.
 wait_until() {
@@ -62,17 +63,24 @@ agg_recomputed() {
       UNION ALL SELECT 'device', device, day, count(*), sum(d) FROM e WHERE device IS NOT NULL GROUP BY 2, 3)
       SELECT dim, key, day, plays, secs FROM r ORDER BY 1, 2, 3"
 }
-# Monthly and yearly totals as stored, and as recomputed from the daily rows:
-# "month|dimension|key|plays|seconds" then "year|…" lines.
+# Monthly and yearly totals as stored, and as recomputed from the daily rows up to the
+# rollup horizon R (_ENCORE_ROLLUP: a month holds its days <= R, a year its months that
+# ended by R): "month|dimension|key|plays|seconds" then "year|…" lines.
 rollup_stored() {
     sqlite3 -batch "$1" "SELECT month, dimension, key, plays, seconds FROM MUSIC_EVENTS_MONTHLY ORDER BY 1, 2, 3;
         SELECT year, dimension, key, plays, seconds FROM MUSIC_EVENTS_YEARLY ORDER BY 1, 2, 3"
 }
 rollup_recomputed() {
-    sqlite3 -batch "$1" "SELECT substr(day, 1, 7) AS m, dimension, key, sum(plays), sum(seconds)
-        FROM MUSIC_EVENTS_DAILY GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+    sqlite3 -batch "$1" "WITH h AS (SELECT rolled_through AS r FROM _ENCORE_ROLLUP WHERE events_table = 'MUSIC_EVENTS')
+        SELECT substr(day, 1, 7) AS m, dimension, key, sum(plays), sum(seconds)
+        FROM MUSIC_EVENTS_DAILY, h WHERE day <= h.r GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+        WITH h AS (SELECT rolled_through AS r FROM _ENCORE_ROLLUP WHERE events_table = 'MUSIC_EVENTS')
         SELECT substr(day, 1, 4) AS y, dimension, key, sum(plays), sum(seconds)
-        FROM MUSIC_EVENTS_DAILY GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        FROM MUSIC_EVENTS_DAILY, h WHERE date(substr(day, 1, 7) || '-01', '+1 month', '-1 day') <= h.r
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+}
+rollup_horizon() {
+    sqlite3 -batch "$1" "SELECT rolled_through FROM _ENCORE_ROLLUP WHERE events_table = 'MUSIC_EVENTS'"
 }
 # The whole daily table including the listener sketches, as a checksum.
 agg_digest() {

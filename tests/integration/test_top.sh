@@ -211,12 +211,7 @@ expect_usage "database is a directory" "^encore top: '$WORK' is not a database f
 # months and years; a period of days, months and years gives what the days alone give
 check_eq "monthly and yearly totals equal a recomputation from the daily rows" "$(rollup_stored "$DB")" \
     "$(rollup_recomputed "$DB")"
-check_eq "yearly totals of songs" "$(sql "SELECT year, key, plays FROM MUSIC_EVENTS_YEARLY WHERE dimension = 'song'
-    ORDER BY 1, 2")" "2024|S3|2
-2025|S1|5
-2025|S2|4
-2025|S3|3
-2025|S9|1"
+check_eq "one batch whose busiest day is the first: nothing rolled yet" "$(rollup_horizon "$DB")" "2024-12-30"
 mixed=$(top --by song --from 2024-12-31 --to 2025-05-01 --format csv)
 check_eq "a period of days and months (S3: two plays on New Year's Eve, one on 1 May)" "$mixed" "$hdr
 1,$s1,5,1,16.7
@@ -230,9 +225,63 @@ check_eq "… and by listeners" "$("$ENCORE" top --sink "sqlite:$WORK/old.db" --
     "$(top --by song --metric listeners --format csv)"
 "$ENCORE" run --events "$IN/events" --songs "$IN/songs.csv" --users "$IN/users.csv" --sink "sqlite:$WORK/old.db" \
     --once --quiet >/dev/null 2>&1
-check_eq "its next run fills the totals from the daily rows" "$(rollup_stored "$WORK/old.db")" "$(rollup_stored "$DB")"
-check_eq "… and the charts read them again" \
-    "$("$ENCORE" top --sink "sqlite:$WORK/old.db" --by song --from 2024-12-31 --to 2025-05-01 --format csv)" "$mixed"
+check_eq "its next run rebuilds the totals up to the day before the latest" "$(rollup_horizon "$WORK/old.db")" \
+    "2025-05-03"
+check_eq "… equal to the daily rows up to there" "$(rollup_stored "$WORK/old.db")" "$(rollup_recomputed "$WORK/old.db")"
+check_eq "yearly totals of songs: the months ended by 2025-05-03" "$(sql_at "$WORK/old.db" \
+    "SELECT year, key, plays FROM MUSIC_EVENTS_YEARLY WHERE dimension = 'song' ORDER BY 1, 2")" "2024|S3|2
+2025|S1|5
+2025|S2|4"
+check_eq "monthly totals of May: its days up to 2025-05-03" "$(sql_at "$WORK/old.db" \
+    "SELECT key, plays FROM MUSIC_EVENTS_MONTHLY WHERE dimension = 'song' AND month = '2025-05'")" "S3|3"
+for args in "--year 2025" "--year 2025 --metric listeners" "--month 2025-05" "--from 2024-12-31 --to 2025-05-01" \
+    "--day 2025-05-04" "--metric listeners" "--metric minutes"; do
+    # shellcheck disable=SC2086 # word splitting of the flags is meant
+    check_eq "… and the charts read them: song $args" \
+        "$("$ENCORE" top --sink "sqlite:$WORK/old.db" --by song $args --format csv)" "$(top --by song $args --format csv)"
+    # shellcheck disable=SC2086
+    check_eq "… and the charts read them: artist $args" \
+        "$("$ENCORE" top --sink "sqlite:$WORK/old.db" --by artist $args --format csv)" "$(top --by artist $args --format csv)"
+done
+
+# A late play (its day already rolled into April's and 2024's totals) and plays that move
+# the horizon over the end of May: totals still equal the daily rows, and charts equal
+# those of a database that got every play in one run.
+cp -r "$IN" "$WORK/late"
+L="$WORK/late.db"
+late_run() {
+    "$ENCORE" run --events "$WORK/late/events" --songs "$IN/songs.csv" --users "$IN/users.csv" \
+        --sink "sqlite:$1" --once --quiet >/dev/null 2>&1
+}
+late_run "$L"
+sqlite3 "$L" "DROP TABLE MUSIC_EVENTS_MONTHLY" # the next run rebuilds the totals up to 2025-05-03
+late_run "$L"
+check_eq "rebuilt up to the day before the latest" "$(rollup_horizon "$L")" "2025-05-03"
+printf '%s\n' '{"user_id":"U3","song_id":"S1","timestamp":"2025-04-15T12:00:00Z"}' \
+    '{"user_id":"U2","song_id":"S9","timestamp":"2024-06-01T12:00:00Z"}' >"$WORK/late/events/late.json"
+late_run "$L"
+check_eq "late plays: totals equal the daily rows" "$(rollup_stored "$L")" "$(rollup_recomputed "$L")"
+check_eq "late plays: April's totals took the late play" "$(sql_at "$L" \
+    "SELECT plays FROM MUSIC_EVENTS_MONTHLY WHERE dimension = 'song' AND month = '2025-04' AND key = 'S1'")" "6"
+check_eq "late plays: 2024's totals took the late play" "$(sql_at "$L" \
+    "SELECT plays FROM MUSIC_EVENTS_YEARLY WHERE dimension = 'song' AND year = '2024' AND key = 'S9'")" "1"
+printf '%s\n' '{"user_id":"U1","song_id":"S2","timestamp":"2025-06-02T12:00:00Z"}' \
+    '{"user_id":"U2","song_id":"S2","timestamp":"2025-06-02T13:00:00Z"}' >"$WORK/late/events/june.json"
+late_run "$L"
+check_eq "a batch mostly on 2025-06-02 rolls through 2025-06-01" "$(rollup_horizon "$L")" "2025-06-01"
+check_eq "… May ended: its totals are in 2025's" "$(sql_at "$L" \
+    "SELECT plays FROM MUSIC_EVENTS_YEARLY WHERE dimension = 'song' AND year = '2025' AND key = 'S3'")" "3"
+check_eq "… totals equal the daily rows" "$(rollup_stored "$L")" "$(rollup_recomputed "$L")"
+late_run "$WORK/fresh.db"
+for args in "--year 2025" "--year 2024 --metric listeners" "--month 2025-04" "--from 2024-12-31 --to 2025-06-02" \
+    "--metric listeners" "--month 2025-06"; do
+    for by in song artist country; do
+        # shellcheck disable=SC2086 # word splitting of the flags is meant
+        check_eq "late plays: $by $args as from one run" \
+            "$("$ENCORE" top --sink "sqlite:$L" --by $by $args --format csv)" \
+            "$("$ENCORE" top --sink "sqlite:$WORK/fresh.db" --by $by $args --format csv)"
+    done
+done
 
 expect_usage "wrapped without --user" "^encore wrapped: --user ID is required" wrapped --sink "$S" --year 2025
 expect_usage "wrapped without --year" "^encore wrapped: --year YYYY is required" wrapped --sink "$S" --user U1

@@ -18,6 +18,7 @@
 #include "hll.h"
 #include "report.h"
 #include "rollup.h"
+#include "timestamp.h"
 #include "sql_hll.h"
 
 /* ---- periods ---- */
@@ -151,19 +152,25 @@ static void test_titles(void)
 /* ---- chart plan: periods cut into years, months and days ---- */
 
 /* The runs of a period as "Y:lo..hi M:lo..hi D:lo..hi". */
-static void expect_segments(const char *from, const char *to, bool rollups, const char *want)
+static void expect_rolled(const char *from, const char *to, bool rollups, const char *horizon, const char *want)
 {
-    enc_period p;
-    enc_err err;
-    T_CHECK(period(NULL, NULL, NULL, from, to, &p, &err) == ENC_OK);
+    int64_t r = ENC_ROLLUP_NONE;
+    if (horizon)
+        T_CHECK(enc_ts_parse_date(horizon, 10, &r) == ENC_OK);
     enc_segment seg[ENC_SEGMENTS_MAX];
-    size_t n = enc_period_segments(&p, rollups, seg);
+    size_t n = enc_period_segments(from, to, rollups, r, seg);
     char got[512] = "";
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(got + len, sizeof got - len, "%s%c:%s..%s", i ? " " : "", "DMY"[seg[i].grain],
                                 seg[i].lo, seg[i].hi);
     T_CHECK_STR(got, want);
+}
+
+/* Everything rolled: the totals cover every day. */
+static void expect_segments(const char *from, const char *to, bool rollups, const char *want)
+{
+    expect_rolled(from, to, rollups, "9999-12-31", want);
 }
 
 static void test_period_segments(void)
@@ -184,14 +191,30 @@ static void test_period_segments(void)
     expect_segments("2024-02-01", "2024-02-28", true, "D:2024-02-01..2024-02-28");
     /* months across New Year when neither year is whole */
     expect_segments("2024-11-01", "2025-01-31", true, "M:2024-11..2024-12 M:2025-01..2025-01");
-    enc_period all;
-    enc_err err;
-    T_CHECK(period(NULL, NULL, NULL, NULL, NULL, &all, &err) == ENC_OK);
-    enc_segment seg[ENC_SEGMENTS_MAX];
-    T_CHECK(enc_period_segments(&all, true, seg) == 1);
-    T_CHECK(seg[0].grain == ENC_GRAIN_YEAR);
-    T_CHECK_STR(seg[0].lo, "0001");
-    T_CHECK_STR(seg[0].hi, "9999");
+    expect_segments("0001-01-01", "9999-12-31", true, "Y:0001..9999");
+}
+
+/* Totals rolled up to a horizon: the year holds its ended months, the month its days up
+ * to the horizon, and the days after it come from the daily rows. */
+static void test_period_segments_horizon(void)
+{
+    expect_rolled("2025-01-01", "2025-12-31", true, "2025-07-15",
+                  "Y:2025..2025 M:2025-07..2025-07 D:2025-07-16..2025-12-31");
+    expect_rolled("2025-01-01", "2025-12-31", true, "2025-06-30", "Y:2025..2025 D:2025-07-01..2025-12-31");
+    expect_rolled("2025-01-01", "2025-12-31", true, "2025-01-20", "M:2025-01..2025-01 D:2025-01-21..2025-12-31");
+    expect_rolled("2025-04-01", "2025-04-30", true, "2025-04-09", "M:2025-04..2025-04 D:2025-04-10..2025-04-30");
+    expect_rolled("2025-04-01", "2025-04-30", true, "2025-03-31", "D:2025-04-01..2025-04-30");
+    /* a period ending inside the rolled part of a month reads that month's days */
+    expect_rolled("2025-04-01", "2025-04-05", true, "2025-04-09", "D:2025-04-01..2025-04-05");
+    /* years before the horizon's year are whole */
+    expect_rolled("2023-01-01", "2025-12-31", true, "2025-03-02",
+                  "Y:2023..2025 M:2025-03..2025-03 D:2025-03-03..2025-12-31");
+    /* the year's totals hold just January: they are the run for it */
+    expect_rolled("2024-12-15", "2025-02-10", true, "2025-01-31",
+                  "D:2024-12-15..2024-12-31 Y:2025..2025 D:2025-02-01..2025-02-10");
+    /* nothing rolled, or no rollups: one run of days */
+    expect_rolled("2025-01-01", "2025-12-31", true, NULL, "D:2025-01-01..2025-12-31");
+    expect_rolled("2025-01-01", "2025-12-31", false, "2025-07-15", "D:2025-01-01..2025-12-31");
 }
 
 /* ---- a daily-table fixture ---- */
@@ -204,7 +227,7 @@ static sqlite3 *fixture_db(void)
     T_CHECK(sqlite3_exec(db,
                          "CREATE TABLE \"EV_DAILY\" (dimension TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, "
                          "plays INTEGER NOT NULL, seconds INTEGER NOT NULL, listeners BLOB NOT NULL, title TEXT, "
-                         "artist TEXT, PRIMARY KEY (dimension, key, day)) WITHOUT ROWID;"
+                         "artist TEXT, PRIMARY KEY (dimension, day, key)) WITHOUT ROWID;"
                          "CREATE TABLE \"EV\" (song_id TEXT, user_id TEXT, device TEXT, timestamp TEXT, "
                          "_rescued_data TEXT, country TEXT, subscription TEXT, title TEXT, artist TEXT, genre TEXT, "
                          "duration INTEGER, event_time TEXT);"
@@ -797,6 +820,7 @@ int main(void)
     T_RUN(test_period_segments);
     T_RUN(test_chart_query_metrics);
     T_RUN(test_chart_rollups_same_answer);
+    T_RUN(test_period_segments_horizon);
     T_RUN(test_chart_listeners_pruned);
     T_RUN(test_chart_listeners_estimate);
     T_RUN(test_chart_corrupt_sketch);
