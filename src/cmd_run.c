@@ -1,4 +1,5 @@
 /* cmd_run — `encore run`: flags → pipeline config; prints progress and the summary. */
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "cmd.h"
 #include "dim.h"
 #include "opts.h"
@@ -146,18 +148,80 @@ static int validate(const run_opts *o, const enc_sink_ops **sink, const char **t
     return 0;
 }
 
+/* Warnings of a table loaded on another thread, kept to be printed once it is done, so
+ * that they come out in the order a load on one thread gives (songs', then users'). */
+typedef struct {
+    char **msgs;
+    size_t n, cap;
+} warn_list;
+
+static void collect_warning(void *arg, const char *msg)
+{
+    warn_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **grown = enc_realloc(l->msgs, cap * sizeof *grown);
+        if (!grown)
+            return; /* a warning lost to a lack of memory the load itself will report */
+        l->msgs = grown;
+        l->cap = cap;
+    }
+    if ((l->msgs[l->n] = enc_strdup(msg)) != NULL)
+        l->n++;
+}
+
+static void replay_warnings(warn_list *l, warn_state *w)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (w)
+            print_warning(w, l->msgs[i]);
+        enc_free(l->msgs[i]);
+    }
+    enc_free(l->msgs);
+}
+
+typedef struct {
+    const char *path;
+    enc_users *users;
+    enc_status status;
+    enc_err err;
+    warn_list warns;
+} users_load;
+
+static void *load_users(void *arg)
+{
+    users_load *u = arg;
+    u->status = enc_users_load(&u->users, u->path, collect_warning, &u->warns, &u->err);
+    return NULL;
+}
+
+/* users.csv (the big one: 1M users load in about 0.35 s) on a second thread while this
+ * one loads songs.csv; the pipeline starts once both are in. */
 static int load_dimensions(const run_opts *o, warn_state *w, enc_songs **songs, enc_users **users)
 {
+    users_load u = {.path = o->users};
+    pthread_t th;
+    bool threaded = pthread_create(&th, NULL, load_users, &u) == 0;
     enc_err err = {{0}};
-    if (enc_songs_load(songs, o->songs, print_warning, w, &err) != ENC_OK) {
+    enc_status st = enc_songs_load(songs, o->songs, print_warning, w, &err);
+    if (threaded)
+        pthread_join(th, NULL);
+    else if (st == ENC_OK)
+        load_users(&u);
+    if (st != ENC_OK) { /* as when loaded one after the other: nothing about users.csv */
         fprintf(stderr, "encore run: %s\n", err.msg);
+        replay_warnings(&u.warns, NULL);
+        enc_users_free(u.users);
         return -1;
     }
-    if (enc_users_load(users, o->users, print_warning, w, &err) != ENC_OK) {
-        fprintf(stderr, "encore run: %s\n", err.msg);
+    replay_warnings(&u.warns, w);
+    if (u.status != ENC_OK) {
+        fprintf(stderr, "encore run: %s\n", u.err.msg);
         enc_songs_free(*songs);
+        *songs = NULL;
         return -1;
     }
+    *users = u.users;
     return 0;
 }
 

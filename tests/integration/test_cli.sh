@@ -38,4 +38,18 @@ expect_usage "unknown sink" "unknown sink 'oracle:x'" \
     run --events "$IN/events" --songs "$IN/songs.csv" --users "$IN/users.csv" --sink oracle:x
 expect_usage "table name with SQL in it" "--table 'x\"; DROP TABLE y' must be" \
     run --events "$IN/events" --songs "$IN/songs.csv" --users "$IN/users.csv" --table 'x"; DROP TABLE y'
+# songs.csv and users.csv load at the same time; messages come out as if one after the other.
+printf 'user_id,country,subscription\nU1,US,free\n' >"$WORK/bad_users.csv"
+expect_usage "users.csv without a required column" "users.csv .* has no column 'device'" \
+    run --events "$IN/events" --songs "$IN/songs.csv" --users "$WORK/bad_users.csv" --once --quiet
+expect_usage "both broken: only the songs.csv error" "songs.csv .* has no column 'genre'" \
+    run --events "$IN/events" --songs "$WORK/bad_songs.csv" --users "$WORK/bad_users.csv" --once
+printf 'song_id,title,artist,genre,duration\nS1,a,b,c,x1\nS2,a,b,c,x2\n' >"$WORK/warn_songs.csv"
+printf 'user_id,country,subscription,device\nU1,US,free,web\nU1,FR,free,web\nU2,US,free\n' >"$WORK/warn_users.csv"
+mkdir -p "$WORK/none2"
+"$ENCORE" run --events "$WORK/none2" --songs "$WORK/warn_songs.csv" --users "$WORK/warn_users.csv" \
+    --sink "sqlite:$WORK/w.db" --once >/dev/null 2>"$WORK/err"
+check_eq "warnings: songs' first, then users', each in file order" \
+    "$(grep -oE '(warn_songs|warn_users)\.csv:[0-9]+' "$WORK/err" | tr '\n' ' ')" \
+    "warn_songs.csv:2 warn_songs.csv:3 warn_users.csv:4 warn_users.csv:3 "
 finish
