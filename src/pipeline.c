@@ -257,7 +257,7 @@ static enc_dedup_key dedup_key(const enc_row *r)
 static enc_status drop_duplicates(pipeline *p, enc_batch *b, size_t from, enc_err *err)
 {
     enum { AHEAD = 8 };
-    enc_row *rows = b->rows + from;
+    enc_row *rows = b->rows ? b->rows + from : NULL; /* none yet: a poll of only bad records */
     size_t n = b->nrows - from;
     enc_dedup_key ring[AHEAD];
     size_t kept = 0;
