@@ -366,7 +366,8 @@ static enc_status add_aggregates(enc_batch *b, size_t from, enc_err *err)
 {
     if (!b->agg && !(b->agg = enc_agg_new()))
         return enc_err_set(err, "out of memory");
-    return enc_agg_add_rows(b->agg, b->rows + from, b->nrows - from, err);
+    size_t n = b->nrows - from;
+    return n ? enc_agg_add_rows(b->agg, b->rows + from, n, err) : ENC_OK;
 }
 
 /* What the reader thread does to the records a poll added: enrich, drop duplicates and,
