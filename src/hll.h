@@ -7,7 +7,8 @@
  * into 2^ENC_HLL_P dense registers only past ENC_HLL_SPARSE_MAX entries, where dense is
  * no bigger. Dense counts use Ertl's improved raw estimator (no bias tables, no range
  * switch). Callers: agg (add per event), the sinks (serialize), chart queries (merge,
- * count). A sketch belongs to one thread at a time; nothing here prints or aborts.
+ * count). A sketch belongs to one thread at a time, even to read (a read may put pending adds
+ * in order); nothing here prints or aborts.
  *
  * Blob format, version 1, all multi-byte values little-endian:
  *   byte 0  version (1)

@@ -292,6 +292,42 @@ static void test_merge_order(void)
         enc_hll_free(s[i]);
 }
 
+/* Adds in any order, repeated, with reads (count, serialize, merge) between them, give
+ * the sketch of the set: pending adds are put in order before anything reads them. Sizes
+ * around the sparse limit (4096 distinct indexes) included. */
+static void test_add_order_and_reads(void)
+{
+    const uint64_t sizes[] = {1, 9, 100, 4095, 4096, 4097, 5000, 20000};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        uint64_t n = sizes[k];
+        enc_hll *ref = build(0, n), *h = enc_hll_new(), *sink = enc_hll_new();
+        T_CHECK(h != NULL && sink != NULL);
+        enc_buf b;
+        enc_buf_init(&b, ENC_HLL_BLOB_MAX + 64);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t u = (i * 7919) % n; /* a permutation: 7919 is prime and no size's factor */
+            T_CHECK(enc_hll_add(h, user(0, u)) == ENC_OK);
+            if (i % 3 == 0)
+                T_CHECK(enc_hll_add(h, user(0, (i / 3) % n)) == ENC_OK); /* a repeat, or early */
+            if (i % 997 == 0) {
+                T_CHECK(enc_hll_count(h) <= n + n / 16 + 1);
+                enc_buf_reset(&b);
+                T_CHECK(enc_hll_serialize(h, &b) == ENC_OK);
+                T_CHECK(enc_hll_merge(sink, h) == ENC_OK);
+            }
+        }
+        T_CHECK(same_sketch(h, ref));
+        T_CHECK(enc_hll_merge(sink, h) == ENC_OK);
+        T_CHECK(same_sketch(sink, ref));
+        if (n <= 4095 || n >= 5000) /* 4096 users may share a sparse index */
+            T_CHECK(blob_kind(h) == (n <= 4095 ? 1 : 2));
+        enc_buf_free(&b);
+        enc_hll_free(ref);
+        enc_hll_free(h);
+        enc_hll_free(sink);
+    }
+}
+
 /* ---- blobs ------------------------------------------------------------------------- */
 
 static void test_roundtrip(void)
@@ -738,6 +774,7 @@ int main(int argc, char **argv)
     T_RUN(test_error_sweep);
     T_RUN(test_merge_halves);
     T_RUN(test_merge_order);
+    T_RUN(test_add_order_and_reads);
     T_RUN(test_roundtrip);
     T_RUN(test_blob_sizes);
     T_RUN(test_bad_blobs);
