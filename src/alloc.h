@@ -20,17 +20,6 @@ char *enc_strndup(const char *s, size_t n);
 char *enc_strdup(const char *s);
 void enc_free(void *p);
 
-/* Hints for big arrays, [p, p + n) from these wrappers; only its whole 2 MiB-aligned
- * pages are affected, and only when n >= ENC_HUGE_MIN. Both are advice: where the kernel
- * has no transparent huge pages they do nothing, and nothing can fail.
- * hint: back the range with huge pages when it is first touched (one fault per 2 MiB
- * instead of 512; call it before writing the memory). collapse: turn memory already
- * touched into huge pages now (Linux >= 6.1), for arrays read at random afterwards,
- * where 4 KiB pages cost a TLB miss per access. */
-#define ENC_HUGE_MIN ((size_t)2 << 20)
-void enc_alloc_hint_huge(void *p, size_t n);
-void enc_alloc_collapse_huge(void *p, size_t n);
-
 /* Test hook: after `n` more successful allocations, every allocation fails.
  * n < 0 switches failure injection off (the default). Not thread-safe: tests only. */
 void enc_alloc_fail_after(long n);

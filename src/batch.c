@@ -37,9 +37,7 @@ void enc_batch_free(enc_batch *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Makes room for `want` elements in *arr (of `size` bytes each); -1 when out of memory.
- * Big arrays are backed by huge pages: a batch's rows run to tens of MiB, and touching
- * them first in 4 KiB pages costs a page fault each (~15 µs apiece on a VM). */
+/* Makes room for `want` elements in *arr (of `size` bytes each); -1 when out of memory. */
 static int reserve(void **arr, size_t *cap, size_t want, size_t size)
 {
     if (want <= *cap)
@@ -49,7 +47,6 @@ static int reserve(void **arr, size_t *cap, size_t want, size_t size)
     void *p = enc_realloc(*arr, want * size);
     if (!p)
         return -1;
-    enc_alloc_hint_huge(p, want * size);
     *arr = p;
     *cap = want;
     return 0;
@@ -81,7 +78,6 @@ enc_record *enc_batch_add_record(enc_batch *b)
     enc_record *nr = enc_malloc(ncap * sizeof *nr);
     if (!nr)
         return NULL;
-    enc_alloc_hint_huge(nr, ncap * sizeof *nr);
     if (b->nrecs)
         memcpy(nr, b->recs, b->nrecs * sizeof *nr);
     for (size_t i = 0; i < b->nrows; i++)

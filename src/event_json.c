@@ -720,16 +720,18 @@ static int map_quotes(const char *p, size_t n, quote_map *qm)
 {
     uint32_t odd = 0;
     size_t i = 0;
-    memset(qm->quote, 0, sizeof qm->quote);
+    qm->nwords = (n + 63) / 64;
+    memset(qm->quote, 0, qm->nwords * sizeof qm->quote[0]);
     for (; n - i >= 16; i += 16)
         qm->quote[i >> 6] |= (uint64_t)quotes16(p + i, &odd) << (i & 63);
-    if (i < n) {
+    if (i < n && n >= 16) { /* the last 16 bytes, shifted past the ones already mapped */
+        qm->quote[i >> 6] |= (uint64_t)(quotes16(p + n - 16, &odd) >> (16 - (n - i))) << (i & 63);
+    } else if (i < n) {
         char tail[16];
         memset(tail, ' ', sizeof tail);
         memcpy(tail, p + i, n - i);
         qm->quote[i >> 6] |= (uint64_t)quotes16(tail, &odd) << (i & 63);
     }
-    qm->nwords = (n + 63) / 64;
     return odd == 0;
 }
 
