@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "hash.h"
 #include "radix.h"
 #include "timestamp.h"
@@ -16,6 +17,7 @@ struct enc_agg {
     uint32_t *slots;        /* index + 1 into entries; 0 = empty */
     size_t nslots;          /* power of two */
     enc_sort_item *order;   /* after enc_agg_sort: entries in key order (2 * order_cap items) */
+    enc_buf blobs;          /* after enc_agg_sort: every entry's listeners_blob */
     size_t order_cap;
     bool sorted;
 };
@@ -27,9 +29,14 @@ const char *enc_agg_dim_name(enc_agg_dim d)
     return d < ENC_AGG_NDIMS ? dim_names[d] : "?";
 }
 
+enum { BLOBS_CAP = 1 << 30 }; /* a batch's sketches: far below this (a dense one is 12 KiB) */
+
 enc_agg *enc_agg_new(void)
 {
-    return enc_calloc(1, sizeof(enc_agg));
+    enc_agg *a = enc_calloc(1, sizeof(enc_agg));
+    if (a)
+        enc_buf_init(&a->blobs, BLOBS_CAP);
+    return a;
 }
 
 void enc_agg_reset(enc_agg *a)
@@ -38,6 +45,7 @@ void enc_agg_reset(enc_agg *a)
         enc_hll_free(a->entries[i].listeners);
     a->n = 0;
     a->sorted = false;
+    enc_buf_reset(&a->blobs);
     if (a->slots)
         memset(a->slots, 0, a->nslots * sizeof *a->slots);
 }
@@ -50,6 +58,7 @@ void enc_agg_free(enc_agg *a)
     enc_free(a->entries);
     enc_free(a->slots);
     enc_free(a->order);
+    enc_buf_free(&a->blobs);
     enc_free(a);
 }
 
@@ -82,6 +91,24 @@ static int cmp_entries(uint32_t ia, uint32_t ib, void *arg)
     return (a->key.n > b->key.n) - (a->key.n < b->key.n);
 }
 
+/* Every sketch into a->blobs, in entry order; slices are set once the buffer stops moving. */
+static enc_status serialize_all(enc_agg *a)
+{
+    enc_buf_reset(&a->blobs);
+    for (size_t i = 0; i < a->n; i++) {
+        size_t at = a->blobs.len;
+        if (enc_hll_serialize(a->entries[i].listeners, &a->blobs) != ENC_OK)
+            return ENC_ERROR;
+        a->entries[i].listeners_blob.n = a->blobs.len - at;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        a->entries[i].listeners_blob.p = a->blobs.data + at;
+        at += a->entries[i].listeners_blob.n;
+    }
+    return ENC_OK;
+}
+
 /* Days since 1970 plus this are positive and below 2^23 for years 0001-9999. */
 #define DAY_BIAS 719163
 
@@ -111,7 +138,7 @@ enc_status enc_agg_sort(enc_agg *a)
     enc_radix_sort(a->order, a->order + a->n, a->n);
     enc_sort_ties(a->order, a->n, cmp_entries, a->entries);
     a->sorted = true;
-    return ENC_OK;
+    return serialize_all(a);
 }
 
 static enc_status grow_slots(enc_agg *a)

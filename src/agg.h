@@ -34,6 +34,7 @@ typedef struct {
     int64_t plays;
     int64_t seconds;
     enc_hll *listeners; /* owned */
+    enc_slice listeners_blob; /* after enc_agg_sort: the sketch serialized (hll.h), owned by the agg */
     enc_slice title, artist; /* ENC_AGG_SONG only */
 } enc_agg_entry;
 
@@ -48,8 +49,9 @@ const enc_agg_entry *enc_agg_at(const enc_agg *a, size_t i);
 const char *enc_agg_dim_name(enc_agg_dim d); /* "song", "artist", ... */
 /* Orders the entries (as enc_agg_at sees them) by (dimension name, day, key), the
  * sink's primary-key order, so its B-tree is written front to back instead of at
- * random (a time-ordered stream appends). Call only when the batch is complete: no rows may be added after it.
- * ENC_ERROR only when out of memory. */
+ * random (a time-ordered stream appends), and serializes each sketch into
+ * listeners_blob, so the sink's thread only binds bytes. Call only when the batch is
+ * complete: no rows may be added after it. ENC_ERROR only when out of memory. */
 enc_status enc_agg_sort(enc_agg *a);
 
 #endif

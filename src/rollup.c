@@ -20,7 +20,6 @@ struct enc_rollup {
     sqlite3_stmt *get_horizon, *set_horizon;
     sqlite3_stmt *late_month, *late_year;  /* one late delta */
     sqlite3_stmt *roll_days, *roll_months; /* ?1 < period <= ?2 (days), ?1 <= month <= ?2 */
-    enc_buf blob;                          /* a late delta's sketch */
 };
 
 static enc_status fail(sqlite3 *db, int rc, const char *what, enc_err *err)
@@ -195,15 +194,12 @@ static enc_status roll(enc_rollup *r, int64_t from, int64_t to, enc_err *err)
 
 static enc_status bind_late(enc_rollup *r, sqlite3_stmt *st, const enc_agg_entry *e, const char *period, enc_err *err)
 {
-    enc_buf_reset(&r->blob);
-    if (enc_hll_serialize(e->listeners, &r->blob) != ENC_OK)
-        return enc_err_set(err, "out of memory serialising a sketch");
     sqlite3_bind_text(st, 1, enc_agg_dim_name(e->dim), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, period, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, e->key.p, (int)e->key.n, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, e->plays);
     sqlite3_bind_int64(st, 5, e->seconds);
-    sqlite3_bind_blob(st, 6, r->blob.data, (int)r->blob.len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, e->listeners_blob.p, (int)e->listeners_blob.n, SQLITE_STATIC);
     return ENC_OK;
 }
 
@@ -395,7 +391,6 @@ enc_status enc_rollup_open(sqlite3 *db, const char *table, enc_rollup **out, enc
     if (!r)
         return enc_err_set(err, "out of memory");
     r->db = db;
-    enc_buf_init(&r->blob, ENC_HLL_BLOB_MAX + 64);
     snprintf(r->table, sizeof r->table, "%s", table);
     if (open_tables(r, err) != ENC_OK) {
         enc_rollup_free(r);
@@ -410,6 +405,5 @@ void enc_rollup_free(enc_rollup *r)
     if (!r)
         return;
     finalize_all(r);
-    enc_buf_free(&r->blob);
     enc_free(r);
 }

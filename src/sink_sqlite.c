@@ -40,7 +40,6 @@ typedef struct {
     sqlite3_stmt *del_dedup;
     sqlite3_stmt *ins_quality;
     enc_rollup *rollup; /* monthly and yearly totals beside the daily rows */
-    enc_buf blob; /* scratch for sketch blobs */
     enc_position *positions; /* from load_positions, owned here */
     size_t npositions;
     bool in_tx;
@@ -290,7 +289,6 @@ static enc_status sq_open(void *ctx, const char *target, const enc_sink_config *
         return ENC_ERROR;
     if (enc_sql_hll_register(c->db) != SQLITE_OK)
         return db_fail(c, SQLITE_ERROR, "register functions", err);
-    enc_buf_init(&c->blob, ENC_HLL_BLOB_MAX + 64);
     if (create_schema(c, err) != ENC_OK || enc_rollup_open(c->db, c->table, &c->rollup, err) != ENC_OK)
         return ENC_ERROR;
     return prepare_all(c, err);
@@ -412,15 +410,12 @@ static enc_status sq_write_aggregates(void *ctx, const enc_agg *a, enc_err *err)
         const enc_agg_entry *e = enc_agg_at(a, i);
         char day[ENC_TS_FORMAT_MAX];
         enc_ts_format(e->day * ENC_US_PER_DAY, day);
-        enc_buf_reset(&c->blob);
-        if (enc_hll_serialize(e->listeners, &c->blob) != ENC_OK)
-            return enc_err_set(err, "out of memory serialising a sketch");
         sqlite3_bind_text(st, 1, enc_agg_dim_name(e->dim), -1, SQLITE_STATIC);
         bind_slice(st, 2, e->key);
         sqlite3_bind_text(st, 3, day, 10, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, e->plays);
         sqlite3_bind_int64(st, 5, e->seconds);
-        sqlite3_bind_blob(st, 6, c->blob.data, (int)c->blob.len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 6, e->listeners_blob.p, (int)e->listeners_blob.n, SQLITE_STATIC);
         bind_slice(st, 7, e->title);
         bind_slice(st, 8, e->artist);
         enc_status s = step_reset(c, st, "update aggregates", err);
@@ -592,7 +587,6 @@ static void sq_close(void *ctx)
     sqlite3_finalize(c->ins_quality);
     enc_rollup_free(c->rollup);
     c->rollup = NULL;
-    enc_buf_free(&c->blob);
     for (size_t i = 0; i < c->npositions; i++)
         enc_free((char *)c->positions[i].key);
     enc_free(c->positions);
