@@ -222,8 +222,8 @@ static enc_status find_days(enc_plan *p, const char *table, enc_err *err)
                 s = enc_err_set(err, "reading the chart: a daily row's day is not YYYY-MM-DD");
                 break;
             }
-            if (!day[0] || (s = push_day(p, day, &cap, err)) != ENC_OK)
-                break;
+            if (!day[0] || (s = push_day(p, day, &cap, err)) != ENC_OK || strcmp(day, p->seg[i].hi) >= 0)
+                break; /* the run's last day: no day after 9999-12-31 to look from */
             day_text(d + 1, at);
         }
     }

@@ -283,6 +283,16 @@ for args in "--year 2025" "--year 2024 --metric listeners" "--month 2025-04" "--
     done
 done
 
+# The last day there is: a chart's walk over the days with rows ends there.
+mkdir -p "$WORK/edge/events"
+printf '%s\n' '{"user_id":"U1","song_id":"S1","timestamp":"9999-12-31T10:00:00Z"}' \
+    '{"user_id":"U2","song_id":"S1","timestamp":"9999-12-30T10:00:00Z"}' >"$WORK/edge/events/a.json"
+"$ENCORE" run --events "$WORK/edge/events" --songs "$IN/songs.csv" --users "$IN/users.csv" \
+    --sink "sqlite:$WORK/edge.db" --once --quiet >/dev/null 2>&1
+check_eq "a chart ending on 9999-12-31" "$(timeout 20 "$ENCORE" top --sink "sqlite:$WORK/edge.db" --by song \
+    --metric listeners --format csv)" "$hdr
+1,$s1,2,2,6.7"
+
 expect_usage "wrapped without --user" "^encore wrapped: --user ID is required" wrapped --sink "$S" --year 2025
 expect_usage "wrapped without --year" "^encore wrapped: --year YYYY is required" wrapped --sink "$S" --user U1
 expect_usage "wrapped bad --year" "^encore wrapped: --year '2025-01' is not valid" \
