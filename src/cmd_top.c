@@ -1,4 +1,4 @@
-/* cmd_top — `encore top`: flags → a chart from TABLE_DAILY, printed as table, CSV or JSON. */
+/* cmd_top — `encore top`: flags → a chart from the aggregates, printed as table, CSV or JSON. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>

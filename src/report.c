@@ -1,8 +1,9 @@
 /* report — chart and wrapped queries over the SQLite sink, rendered as table, CSV or JSON.
  *
- * Charts read only TABLE_DAILY (one row per dimension, key and UTC day, with a
- * HyperLogLog sketch of listeners), so a year's chart sums at most days × keys rows and
- * never touches the events. A wrapped reads one user's events through TABLE_BY_USER.
+ * Charts read only the aggregates: the yearly and monthly totals up to the rollup horizon
+ * and the daily rows after it (plan.c chooses), each with HyperLogLog sketches of
+ * listeners, so they never touch the events. A wrapped reads one user's events through
+ * TABLE_BY_USER.
  * Rendering goes into an enc_buf; table output is sanitised for a terminal (control
  * bytes become spaces, invalid UTF-8 becomes U+FFFD, long names are cut with "…").
  */

@@ -103,7 +103,7 @@ typedef struct {
 /* Ranks the keys of dimension c->by over c->period by c->metric (`table` is the events
  * table name, already checked with enc_sql_identifier_ok): metric desc, then plays desc,
  * then key asc (bytewise); at most `limit` rows. Plays and minutes come from TABLE_YEARLY,
- * TABLE_MONTHLY and TABLE_DAILY (enc_period_segments); listeners from the daily sketches
+ * TABLE_MONTHLY and TABLE_DAILY (enc_plan); listeners from the same rows' sketches
  * of each key shown (and, ranking by listeners, of the keys whose plays could still place
  * them). Fills c->title, c->rows and c->n. On ENC_ERROR c holds no rows. */
 enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_chart *c, enc_err *err);
