@@ -81,6 +81,18 @@ static int points_into_argv(const char *s, char **argv, int argc)
     return 0;
 }
 
+/* Whether argv holds --name or --name=... (perhaps only as another option's value: then
+ * the caller checks less, never more). */
+static int given(char **argv, int argc, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < argc; i++)
+        if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, n) == 0 &&
+            (argv[i][2 + n] == '\0' || argv[i][2 + n] == '='))
+            return 1;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -113,7 +125,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(strcmp(c.sink, "sqlite:encore.db") == 0 || points_into_argv(c.sink, argv, argc));
         check(c.once == 0 || c.once == 1);
         check(c.quiet == 0 || c.quiet == 1);
-        check(c.batch != -7 && c.max_record != -7);
+        /* -7 marks "not set"; a user may give -7 too, so only an absent option must change it */
+        check(given(argv, argc, "batch-events") || c.batch == 100000);
+        check(given(argv, argc, "max-record") || c.max_record != -7);
         check(c.settle_ms >= 0 && c.settle_ms <= 1000000000000000LL);
         check(c.watermark_ms >= 0 && c.watermark_ms <= 1000000000000000LL);
     }
