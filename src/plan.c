@@ -28,14 +28,6 @@ static enc_status sql_fail(sqlite3 *db, const char *what, enc_err *err)
 
 /* ---- the runs ------------------------------------------------------------------------ */
 
-static void day_text(int64_t days, char out[11])
-{
-    char t[ENC_TS_FORMAT_MAX];
-    enc_ts_format(days * ENC_US_PER_DAY, t);
-    memcpy(out, t, 10);
-    out[10] = '\0';
-}
-
 static int64_t month_end(int y, int m)
 {
     return (m == 12 ? enc_ts_days_from_civil(y + 1, 1, 1) : enc_ts_days_from_civil(y, m + 1, 1)) - 1;
@@ -44,14 +36,6 @@ static int64_t month_end(int y, int m)
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
-}
-
-/* The last day of the last month that ended by day r. */
-static int64_t months_end_by(int64_t r)
-{
-    int y, m, d;
-    enc_ts_civil(r, &y, &m, &d);
-    return month_end(y, m) == r ? r : enc_ts_days_from_civil(y, m, 1) - 1;
 }
 
 /* A run of years from Jan 1 of y: each year's totals hold its months ended by `ended`;
@@ -94,7 +78,7 @@ size_t enc_period_segments(const char *from_s, const char *to_s, bool rollups, i
         return 0;
     if (!rollups || r == ENC_ROLLUP_NONE)
         r = from - 1; /* nothing rolled: one run of days */
-    int64_t ended = months_end_by(r);
+    int64_t ended = enc_rollup_months_ended_by(r);
     size_t n = 0;
     for (int64_t d = from; d <= to;) {
         if (n == ENC_SEGMENTS_MAX)
@@ -116,8 +100,8 @@ size_t enc_period_segments(const char *from_s, const char *to_s, bool rollups, i
         } else {
             end = d > r ? to : min64(to, month_end(y, m));
             *s = (enc_segment){.grain = ENC_GRAIN_DAY};
-            day_text(d, s->lo);
-            day_text(end, s->hi);
+            enc_ts_format_day(d, s->lo);
+            enc_ts_format_day(end, s->hi);
         }
         d = end + 1;
     }
@@ -145,21 +129,6 @@ static enc_status text_column(sqlite3_stmt *st, int i, char out[11])
     if (t)
         memcpy(out, t, 11);
     return ENC_OK;
-}
-
-static bool table_exists(sqlite3 *db, const char *table, const char *suffix)
-{
-    char name[128];
-    snprintf(name, sizeof name, "%s%s", table, suffix);
-    sqlite3_stmt *st = NULL;
-    bool yes = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", -1, &st, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        yes = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    return yes;
 }
 
 /* The first and last day the dimension has rows on ("" when none). */
@@ -224,7 +193,7 @@ static enc_status find_days(enc_plan *p, const char *table, enc_err *err)
             }
             if (!day[0] || (s = push_day(p, day, &cap, err)) != ENC_OK || strcmp(day, p->seg[i].hi) >= 0)
                 break; /* the run's last day: no day after 9999-12-31 to look from */
-            day_text(d + 1, at);
+            enc_ts_format_day(d + 1, at);
         }
     }
     sqlite3_finalize(st);
@@ -239,8 +208,6 @@ static enc_status plan_build(enc_plan *p, const char *table, const char *from, c
     if (data_span(p, table, first, last, err) != ENC_OK ||
         enc_rollup_horizon(p->db, table, &rollups, &horizon, err) != ENC_OK)
         return ENC_ERROR;
-    if (rollups && !(table_exists(p->db, table, "_MONTHLY") && table_exists(p->db, table, "_YEARLY")))
-        rollups = false; /* totals dropped by hand: the daily rows still answer */
     const char *lo = strcmp(from, first) > 0 ? from : first, *hi = strcmp(to, last) < 0 ? to : last;
     if (!first[0] || strcmp(lo, hi) > 0)
         return ENC_OK; /* no rows in the period */

@@ -103,13 +103,6 @@ enc_status enc_report_year_parse(const char *s, int *year)
     return ENC_OK;
 }
 
-static void format_day(int64_t days, char out[11])
-{
-    int y, m, d;
-    enc_ts_civil(days, &y, &m, &d);
-    snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
-}
-
 static enc_status parse_day_flag(const char *flag, const char *s, int64_t *days, enc_err *err)
 {
     if (enc_ts_parse_date(s, strlen(s), days) != ENC_OK)
@@ -154,7 +147,7 @@ enc_status enc_period_parse(const enc_period_flags *f, enc_period *out, enc_err 
             return ENC_ERROR;
         to = from;
         out->kind = ENC_PERIOD_DAY;
-        format_day(from, out->label);
+        enc_ts_format_day(from, out->label);
     } else if (f->from || f->to) {
         if (!f->to)
             return enc_err_set(err, "--from needs --to: give both ends of the period (YYYY-MM-DD, inclusive)");
@@ -166,8 +159,8 @@ enc_status enc_period_parse(const enc_period_flags *f, enc_period *out, enc_err 
             return enc_err_set(err, "--from %s is after --to %s; swap them", f->from, f->to);
         out->kind = ENC_PERIOD_RANGE;
     }
-    format_day(from, out->from);
-    format_day(to, out->to);
+    enc_ts_format_day(from, out->from);
+    enc_ts_format_day(to, out->to);
     if (out->kind == ENC_PERIOD_RANGE)
         snprintf(out->label, sizeof out->label, "%s \u2026 %s", out->from, out->to);
     return ENC_OK;

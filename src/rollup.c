@@ -31,16 +31,10 @@ static enc_status fail(sqlite3 *db, int rc, const char *what, enc_err *err)
 
 /* ---- days, months and the horizon as text ------------------------------------------- */
 
-static void day_text(int64_t day, char out[ENC_TS_FORMAT_MAX])
-{
-    enc_ts_format(day * ENC_US_PER_DAY, out);
-    out[10] = '\0';
-}
-
 static void month_text(int64_t day, char out[8])
 {
-    char t[ENC_TS_FORMAT_MAX];
-    day_text(day, t);
+    char t[11];
+    enc_ts_format_day(day, t);
     memcpy(out, t, 7);
     out[7] = '\0';
 }
@@ -52,8 +46,7 @@ static int64_t month_last_day(int64_t day)
     return (m == 12 ? enc_ts_days_from_civil(y + 1, 1, 1) : enc_ts_days_from_civil(y, m + 1, 1)) - 1;
 }
 
-/* The last day of the last month that ended by day R. */
-static int64_t months_end_by(int64_t r)
+int64_t enc_rollup_months_ended_by(int64_t r)
 {
     if (month_last_day(r) == r)
         return r;
@@ -107,6 +100,11 @@ enc_status enc_rollup_horizon(sqlite3 *db, const char *table, bool *present, int
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     enc_status s = read_horizon_row(db, st, present, through, err);
     sqlite3_finalize(st);
+    char monthly[NAME_MAX_LEN + 16], yearly[NAME_MAX_LEN + 16];
+    snprintf(monthly, sizeof monthly, "%s_MONTHLY", table);
+    snprintf(yearly, sizeof yearly, "%s_YEARLY", table);
+    if (s == ENC_OK && *present && !(table_exists(db, monthly) && table_exists(db, yearly)))
+        *present = false; /* totals dropped by hand: the daily rows still answer */
     return s;
 }
 
@@ -167,16 +165,16 @@ static enc_status step_done(enc_rollup *r, sqlite3_stmt *st, const char *what, e
  * into their years, and sets the horizon to `to`. from may be ENC_ROLLUP_NONE. */
 static enc_status roll(enc_rollup *r, int64_t from, int64_t to, enc_err *err)
 {
-    char lo[ENC_TS_FORMAT_MAX] = "", hi[ENC_TS_FORMAT_MAX];
+    char lo[11] = "", hi[11];
     if (from != ENC_ROLLUP_NONE)
-        day_text(from, lo);
-    day_text(to, hi);
+        enc_ts_format_day(from, lo);
+    enc_ts_format_day(to, hi);
     sqlite3_bind_text(r->roll_days, 1, lo, -1, SQLITE_STATIC);
     sqlite3_bind_text(r->roll_days, 2, hi, -1, SQLITE_STATIC);
     enc_status s = step_done(r, r->roll_days, "rolling days into monthly totals", err);
     if (s != ENC_OK)
         return s;
-    int64_t ended = months_end_by(to); /* months ending in (from, ended] are new to the years */
+    int64_t ended = enc_rollup_months_ended_by(to); /* months ending in (from, ended] are new to the years */
     if (ended > from) {
         char mlo[8] = "", mhi[8];
         if (from != ENC_ROLLUP_NONE)

@@ -46,9 +46,13 @@ enc_status enc_rollup_open(sqlite3 *db, const char *table, enc_rollup **out, enc
 enc_status enc_rollup_add(enc_rollup *r, const enc_agg *a, enc_err *err);
 
 /* The horizon of `table` in db: *present is false when the database has no lazily rolled
- * totals (never opened by an `encore run` that keeps them); else *through is R, or
- * ENC_ROLLUP_NONE. */
+ * totals (never opened by an `encore run` that keeps them, or its monthly or yearly table
+ * dropped); else *through is R, or ENC_ROLLUP_NONE. */
 enc_status enc_rollup_horizon(sqlite3 *db, const char *table, bool *present, int64_t *through, enc_err *err);
+
+/* The last day of the last month that ended by day r: TABLE_YEARLY covers its year's
+ * months up to there when r is the horizon. */
+int64_t enc_rollup_months_ended_by(int64_t r);
 
 void enc_rollup_free(enc_rollup *r); /* r may be NULL */
 

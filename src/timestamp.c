@@ -309,6 +309,14 @@ size_t enc_ts_format(int64_t us, char out[ENC_TS_FORMAT_MAX])
     return (size_t)(format_time(rem, o) - out);
 }
 
+void enc_ts_format_day(int64_t days, char out[11])
+{
+    char t[ENC_TS_FORMAT_MAX];
+    format_date(days, t);
+    memcpy(out, t, 10);
+    out[10] = '\0';
+}
+
 size_t enc_ts_format_cached(enc_ts_date_cache *c, int64_t us, char out[ENC_TS_FORMAT_MAX])
 {
     int64_t rem, days = split_day(us, &rem);

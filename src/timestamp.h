@@ -34,6 +34,10 @@ enc_status enc_ts_parse_epoch(const char *p, size_t n, int64_t *us_out);
  * (and a '-'), so every int64 fits. */
 size_t enc_ts_format(int64_t us, char out[ENC_TS_FORMAT_MAX]);
 
+/* "YYYY-MM-DD" of a day number (days since 1970-01-01), NUL-terminated; for years
+ * 0000-9999 (a day outside them is cut to its first 10 bytes). */
+void enc_ts_format_day(int64_t days, char out[11]);
+
 /* The date part of the last time formatted with it, so that formatting many times of
  * the same day skips the calendar arithmetic. Zero-initialise before first use. */
 typedef struct {
