@@ -1,7 +1,7 @@
 # bench/lib.sh — shared by bench/run.sh and bench/compare.sh: sizes, cached datasets,
 # timing under GNU time, medians, the machine line. Sourced with CWD = the repository.
 CACHE=$PWD/bench/cache
-TMP=$CACHE/tmp
+TMP=$CACHE/tmp/$(basename "$0" .sh) # one per script: run.sh and compare.sh may run at once
 TIME=/usr/bin/time
 mkdir -p "$CACHE" "$TMP"
 GEN_ID=$(md5sum src/gen.c | cut -c1-8)

@@ -147,100 +147,94 @@ static enc_status query_fail(sqlite3 *db, enc_err *err)
     return enc_err_set(err, "reading the quality results: %s", sqlite3_errmsg(db));
 }
 
-static enc_status load_rules(sqlite3 *db, const check_opts *o, check_report *r, enc_err *err)
+/* Stores one result row in the report; false when out of memory. */
+typedef bool (*row_fn)(sqlite3_stmt *st, check_report *r);
+
+static const char *col_text(sqlite3_stmt *st, int i)
 {
-    static const char sql[] =
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* Runs sql with ?1 = pipeline (when given) and ?2 = since, and hands each row to add. */
+static enc_status load(sqlite3 *db, const char *sql, const char *pipeline, check_report *r, row_fn add,
+                       enc_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return query_fail(db, err);
+    if (pipeline)
+        sqlite3_bind_text(st, 1, pipeline, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->since, -1, SQLITE_STATIC);
+    int rc;
+    enc_status s = ENC_OK;
+    while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!add(st, r))
+            s = enc_err_set(err, "out of memory");
+    }
+    if (s == ENC_OK && rc != SQLITE_DONE)
+        s = query_fail(db, err);
+    sqlite3_finalize(st);
+    return s;
+}
+
+static bool add_rule_row(sqlite3_stmt *st, check_report *r)
+{
+    rule_line *l = push((void **)&r->rules, &r->nrules, sizeof *l);
+    if (!l)
+        return false;
+    l->rule = dup_or_empty(col_text(st, 0));
+    l->column = dup_or_empty(col_text(st, 1));
+    l->action = dup_or_empty(col_text(st, 2));
+    l->batches = sqlite3_column_int64(st, 3);
+    l->evaluated = sqlite3_column_int64(st, 4);
+    l->failed = sqlite3_column_int64(st, 5);
+    const char *smp = col_text(st, 6);
+    l->samples = enc_strdup(smp ? smp : "[]");
+    return l->rule && l->column && l->action && l->samples;
+}
+
+static bool add_day_row(sqlite3_stmt *st, check_report *r)
+{
+    day_line *l = push((void **)&r->days, &r->ndays, sizeof *l);
+    if (!l)
+        return false;
+    l->day = dup_or_empty(col_text(st, 0));
+    l->rule = dup_or_empty(col_text(st, 1));
+    l->column = dup_or_empty(col_text(st, 2));
+    l->evaluated = sqlite3_column_int64(st, 3);
+    l->failed = sqlite3_column_int64(st, 4);
+    return l->day && l->rule && l->column;
+}
+
+static bool add_reason_row(sqlite3_stmt *st, check_report *r)
+{
+    reason_line *l = push((void **)&r->reasons, &r->nreasons, sizeof *l);
+    if (!l || !(l->reason = dup_or_empty(col_text(st, 0))))
+        return false;
+    l->count = sqlite3_column_int64(st, 1);
+    return true;
+}
+
+static enc_status load_all(sqlite3 *db, const check_opts *o, check_report *r, enc_err *err)
+{
+    static const char rules_sql[] =
         "SELECT rule, column_name, action, count(*), sum(evaluated), sum(failed), "
         " (SELECT CASE WHEN json_valid(q2.samples) THEN q2.samples ELSE '[]' END FROM QUALITY_RESULTS q2 "
         "  WHERE q2.pipeline = q.pipeline AND q2.rule = q.rule AND q2.column_name IS q.column_name "
         "  AND q2.action = q.action AND q2.failed > 0 AND q2.checked_at >= ?2 ORDER BY q2.rowid DESC LIMIT 1) "
         "FROM QUALITY_RESULTS q WHERE pipeline = ?1 AND checked_at >= ?2 "
         "GROUP BY rule, column_name, action ORDER BY min(rowid)";
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return query_fail(db, err);
-    sqlite3_bind_text(st, 1, o->table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->since, -1, SQLITE_STATIC);
-    int rc;
-    enc_status s = ENC_OK;
-    while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        rule_line *l = push((void **)&r->rules, &r->nrules, sizeof *l);
-        if (!l) {
-            s = enc_err_set(err, "out of memory");
-            break;
-        }
-        l->rule = dup_or_empty((const char *)sqlite3_column_text(st, 0));
-        l->column = dup_or_empty((const char *)sqlite3_column_text(st, 1));
-        l->action = dup_or_empty((const char *)sqlite3_column_text(st, 2));
-        l->batches = sqlite3_column_int64(st, 3);
-        l->evaluated = sqlite3_column_int64(st, 4);
-        l->failed = sqlite3_column_int64(st, 5);
-        const char *smp = (const char *)sqlite3_column_text(st, 6);
-        l->samples = enc_strdup(smp ? smp : "[]");
-        if (!l->rule || !l->column || !l->action || !l->samples)
-            s = enc_err_set(err, "out of memory");
-    }
-    if (s == ENC_OK && rc != SQLITE_DONE)
-        s = query_fail(db, err);
-    sqlite3_finalize(st);
-    return s;
-}
-
-static enc_status load_days(sqlite3 *db, const check_opts *o, check_report *r, enc_err *err)
-{
-    static const char sql[] = "SELECT substr(checked_at, 1, 10), rule, column_name, sum(evaluated), sum(failed) "
-                              "FROM QUALITY_RESULTS WHERE pipeline = ?1 AND checked_at >= ?2 "
-                              "GROUP BY 1, rule, column_name, action ORDER BY 1, min(rowid)";
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return query_fail(db, err);
-    sqlite3_bind_text(st, 1, o->table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->since, -1, SQLITE_STATIC);
-    int rc;
-    enc_status s = ENC_OK;
-    while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        day_line *l = push((void **)&r->days, &r->ndays, sizeof *l);
-        if (!l) {
-            s = enc_err_set(err, "out of memory");
-            break;
-        }
-        l->day = dup_or_empty((const char *)sqlite3_column_text(st, 0));
-        l->rule = dup_or_empty((const char *)sqlite3_column_text(st, 1));
-        l->column = dup_or_empty((const char *)sqlite3_column_text(st, 2));
-        l->evaluated = sqlite3_column_int64(st, 3);
-        l->failed = sqlite3_column_int64(st, 4);
-        if (!l->day || !l->rule || !l->column)
-            s = enc_err_set(err, "out of memory");
-    }
-    if (s == ENC_OK && rc != SQLITE_DONE)
-        s = query_fail(db, err);
-    sqlite3_finalize(st);
-    return s;
-}
-
-static enc_status load_reasons(sqlite3 *db, const check_opts *o, check_report *r, enc_err *err)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT reason, count(*) FROM \"%s_QUARANTINE\" WHERE ingested_at >= ?1 GROUP BY 1 ORDER BY 2 DESC, 1",
+    static const char days_sql[] = "SELECT substr(checked_at, 1, 10), rule, column_name, sum(evaluated), sum(failed) "
+                                   "FROM QUALITY_RESULTS WHERE pipeline = ?1 AND checked_at >= ?2 "
+                                   "GROUP BY 1, rule, column_name, action ORDER BY 1, min(rowid)";
+    char reasons_sql[256];
+    snprintf(reasons_sql, sizeof reasons_sql,
+             "SELECT reason, count(*) FROM \"%s_QUARANTINE\" WHERE ingested_at >= ?2 GROUP BY 1 ORDER BY 2 DESC, 1",
              o->table);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return query_fail(db, err);
-    sqlite3_bind_text(st, 1, r->since, -1, SQLITE_STATIC);
-    int rc;
-    enc_status s = ENC_OK;
-    while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        reason_line *l = push((void **)&r->reasons, &r->nreasons, sizeof *l);
-        if (!l || !(l->reason = dup_or_empty((const char *)sqlite3_column_text(st, 0))))
-            s = enc_err_set(err, "out of memory");
-        else
-            l->count = sqlite3_column_int64(st, 1);
-    }
-    if (s == ENC_OK && rc != SQLITE_DONE)
-        s = query_fail(db, err);
-    sqlite3_finalize(st);
-    return s;
+    if (load(db, rules_sql, o->table, r, add_rule_row, err) != ENC_OK ||
+        load(db, days_sql, o->table, r, add_day_row, err) != ENC_OK)
+        return ENC_ERROR;
+    return load(db, reasons_sql, NULL, r, add_reason_row, err);
 }
 
 static int report_from_db(const check_opts *o, const char *path, check_report *r)
@@ -260,8 +254,7 @@ static int report_from_db(const check_opts *o, const char *path, check_report *r
         fprintf(stderr, "encore check: no quality results in '%s': run `encore run` first (no table %s)\n", path,
                 has_results ? quar : "QUALITY_RESULTS");
         ex = ENC_EXIT_USAGE;
-    } else if (load_rules(db, o, r, &err) != ENC_OK || load_days(db, o, r, &err) != ENC_OK ||
-               load_reasons(db, o, r, &err) != ENC_OK) {
+    } else if (load_all(db, o, r, &err) != ENC_OK) {
         fprintf(stderr, "encore check: %s\n", err.msg);
         ex = ENC_EXIT_FAIL;
     }
