@@ -1,6 +1,6 @@
 /* gen — builds the synthetic world and writes it: songs.csv, users.csv, events/part-*.json.
  *
- * Determinism: every random choice comes from xoshiro256** streams seeded by splitmix64
+ * Determinism: every random choice comes from xoshiro256** streams (gen_rand.h) seeded
  * from (seed, purpose), so the catalogue does not change when only --events changes and
  * each event file has its own stream. Floating point is used only with + - * / and a
  * hand-written log/exp (IEEE-exact operations, no libm, FP_CONTRACT off), and every
@@ -25,196 +25,16 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "gen_names.h"
+#include "gen_rand.h"
 
 #define ENC_GEN_MAX_EVENTS 1000000000000LL /* keeps i * 3600 and double counts exact */
 #define OUT_BLOCK (1u << 20)               /* bytes per write(2) */
 #define OUT_SLACK 1024                     /* room always left for one line */
-#define NAME_MAX_LEN 200                   /* longest generated title or artist */
-_Static_assert(4 * NAME_MAX_LEN + 64 < OUT_SLACK, "a songs.csv row (two names, quotes doubled) must fit the slack");
-
-/* ---- random numbers ------------------------------------------------------------------ */
-
-typedef struct {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+_Static_assert(4 * ENC_GEN_NAME_MAX + 64 < OUT_SLACK, "a songs.csv row (two names, quotes doubled) must fit the slack");
 
 /* One independent stream per (seed, purpose): purposes below, event file k uses 1000 + k. */
 enum { STREAM_ARTISTS = 1, STREAM_SONGS, STREAM_USERS, STREAM_CALENDAR, STREAM_FILE0 = 1000 };
-
-static void rng_seed(rng *r, int64_t seed, uint64_t stream)
-{
-    uint64_t x = (uint64_t)seed ^ (stream * 0xd1342543de82ef95ULL);
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* Uniform in [0, n) for n < 2^32 (Lemire's multiply; bias < 2^-32, irrelevant here). */
-static inline uint32_t rng_below(rng *r, uint32_t n)
-{
-    return (uint32_t)(((rng_next(r) >> 32) * n) >> 32);
-}
-
-static inline double rng_unit(rng *r)
-{
-    return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* ---- deterministic math: only IEEE-exact operations ---------------------------------- */
-
-#define LN2 0.69314718055994530942
-
-static double det_log(double x)
-{
-    if (!(x > 2.2250738585072014e-308))
-        return -708.0;
-    uint64_t b;
-    memcpy(&b, &x, sizeof b);
-    int e = (int)((b >> 52) & 0x7ff) - 1023;
-    b = (b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
-    double m;
-    memcpy(&m, &b, sizeof m);
-    if (m > 1.4142135623730951) {
-        m *= 0.5;
-        e++;
-    }
-    double z = (m - 1.0) / (m + 1.0), z2 = z * z, term = z, sum = 0.0;
-    for (int k = 1; k < 40; k += 2) {
-        sum += term / k;
-        term *= z2;
-    }
-    return e * LN2 + 2.0 * sum;
-}
-
-static double det_exp(double x)
-{
-    if (x > 700.0)
-        x = 700.0;
-    if (x < -700.0)
-        x = -700.0;
-    double q = x / LN2 + 0.5;
-    int k = (int)q;
-    if (q < k)
-        k--;
-    double r = x - k * LN2, term = 1.0, sum = 1.0;
-    for (int i = 1; i < 22; i++) {
-        term *= r / i;
-        sum += term;
-    }
-    uint64_t b = (uint64_t)(k + 1023) << 52;
-    double p;
-    memcpy(&p, &b, sizeof p);
-    return sum * p;
-}
-
-static double det_pow(double a, double b)
-{
-    return det_exp(b * det_log(a));
-}
-
-/* Standard normal, Irwin–Hall approximation: sums only, tails cut at ±6. */
-static double rng_normal(rng *r)
-{
-    double s = 0.0;
-    for (int i = 0; i < 12; i++)
-        s += rng_unit(r);
-    return s - 6.0;
-}
-
-/* ---- alias tables (Vose): O(1) draws from a fixed discrete distribution -------------- */
-
-typedef struct {
-    uint32_t thresh; /* keep this entry when the low 32 random bits are below thresh */
-    uint32_t alias;  /* otherwise take entry alias */
-} alias_ent;         /* one 8-byte entry: a draw touches one cache line, two when aliased */
-
-typedef struct {
-    uint32_t n;
-    alias_ent *e; /* n entries, owned by whoever built the table */
-} alias_tab;
-
-/* Builds into t->e (n entries, caller-owned) from weights w (>= 0, sum > 0).
- * `work` is scratch of 2n uint32 and p scratch of n doubles. */
-static void alias_build(alias_tab *t, const double *w, uint32_t n, double *p, uint32_t *work)
-{
-    double sum = 0.0;
-    for (uint32_t i = 0; i < n; i++)
-        sum += w[i];
-    uint32_t *small = work, *large = work + n, ns = 0, nl = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        p[i] = w[i] * n / sum;
-        if (p[i] < 1.0)
-            small[ns++] = i;
-        else
-            large[nl++] = i;
-    }
-    while (ns && nl) {
-        uint32_t s = small[--ns], l = large[nl - 1];
-        t->e[s] = (alias_ent){(uint32_t)(p[s] * 4294967296.0), l};
-        p[l] = (p[l] + p[s]) - 1.0;
-        if (p[l] < 1.0) {
-            nl--;
-            small[ns++] = l;
-        }
-    }
-    while (nl) {
-        uint32_t l = large[--nl];
-        t->e[l] = (alias_ent){UINT32_MAX, l};
-    }
-    while (ns) { /* only rounding leftovers: treat as certain */
-        uint32_t s = small[--ns];
-        t->e[s] = (alias_ent){UINT32_MAX, s};
-    }
-    t->n = n;
-}
-
-static inline uint32_t alias_draw(const alias_tab *t, uint64_t r)
-{
-    uint32_t i = (uint32_t)(((r >> 32) * t->n) >> 32);
-    return (uint32_t)r < t->e[i].thresh ? i : t->e[i].alias;
-}
-
-/* Draws from a small weight table by linear scan (setup only, never per event). */
-static uint32_t pick(rng *r, const double *w, uint32_t n)
-{
-    double total = 0.0;
-    for (uint32_t i = 0; i < n; i++)
-        total += w[i];
-    double x = rng_unit(r) * total;
-    for (uint32_t i = 0; i + 1 < n; i++) {
-        if (x < w[i])
-            return i;
-        x -= w[i];
-    }
-    return n - 1;
-}
-
-#define PICK_STR(r, list) (list)[rng_below((r), (uint32_t)(sizeof(list) / sizeof((list)[0])))]
 
 /* ---- output: one file written through a 1 MiB block, renamed into place when done ---- */
 
@@ -321,13 +141,6 @@ static char *put_csv(char *p, const char *s)
 
 /* ---- the world's fixed data ---------------------------------------------------------- */
 
-static const char *const genre_name[] = {"pop",       "hip-hop", "rock",  "electronic", "latin",
-                                         "r&b",       "indie",   "country", "k-pop",    "jazz",
-                                         "classical", "metal",   "folk",  "reggae",     "blues"};
-static const double genre_w[] = {20, 16, 11, 9, 8, 7, 6, 5, 3, 3, 3, 3, 2.5, 2, 1.5};
-enum { G_POP, G_HIPHOP, G_ROCK, G_ELECTRONIC, G_LATIN, G_RNB, G_INDIE, G_COUNTRY, G_KPOP, G_JAZZ, G_CLASSICAL };
-#define N_GENRES 15
-
 /* Markets weighted roughly like a large streaming service; UTC offset in minutes (standard
  * time, one zone per country: "rough local time"). */
 static const struct {
@@ -335,14 +148,14 @@ static const struct {
     double w;
     int off_min;
 } country[] = {
-    {"US", 22, -360}, {"BR", 8, -180}, {"GB", 5.5, 0},  {"DE", 5.5, 60},  {"MX", 5.5, -360}, {"IN", 5, 330},
-    {"FR", 3.5, 60},  {"JP", 2.5, 540}, {"ID", 3, 420}, {"CA", 2.5, -300}, {"ES", 2.5, 60},  {"IT", 2.5, 60},
-    {"PH", 2.5, 480}, {"AR", 2, -180},  {"TR", 1.8, 180}, {"AU", 1.8, 600}, {"NL", 1.5, 60},  {"PL", 1.5, 60},
-    {"CO", 1.5, -300}, {"SE", 1.2, 60}, {"CL", 1.2, -240}, {"TH", 1.0, 420}, {"PE", 0.9, -300}, {"ZA", 0.8, 120},
-    {"SA", 0.8, 180}, {"VN", 0.8, 420}, {"BE", 0.7, 60},  {"KR", 0.6, 540}, {"NO", 0.6, 60},  {"PT", 0.6, 0},
-    {"MY", 0.6, 480}, {"TW", 0.6, 480}, {"EG", 0.6, 120}, {"NG", 0.6, 60},  {"RO", 0.6, 120}, {"DK", 0.5, 60},
-    {"FI", 0.5, 120}, {"AT", 0.5, 60},  {"CH", 0.5, 60},  {"IE", 0.5, 0},   {"AE", 0.5, 240}, {"CZ", 0.5, 60},
-    {"GR", 0.5, 120}, {"NZ", 0.4, 720}, {"SG", 0.4, 480}, {"IL", 0.4, 120}, {"EC", 0.4, -300}, {"HK", 0.3, 480},
+    {"US", 22, -360},  {"BR", 8, -180},  {"GB", 5.5, 0},    {"DE", 5.5, 60},   {"MX", 5.5, -360}, {"IN", 5, 330},
+    {"FR", 3.5, 60},   {"JP", 2.5, 540}, {"ID", 3, 420},    {"CA", 2.5, -300}, {"ES", 2.5, 60},   {"IT", 2.5, 60},
+    {"PH", 2.5, 480},  {"AR", 2, -180},  {"TR", 1.8, 180},  {"AU", 1.8, 600},  {"NL", 1.5, 60},   {"PL", 1.5, 60},
+    {"CO", 1.5, -300}, {"SE", 1.2, 60},  {"CL", 1.2, -240}, {"TH", 1.0, 420},  {"PE", 0.9, -300}, {"ZA", 0.8, 120},
+    {"SA", 0.8, 180},  {"VN", 0.8, 420}, {"BE", 0.7, 60},   {"KR", 0.6, 540},  {"NO", 0.6, 60},   {"PT", 0.6, 0},
+    {"MY", 0.6, 480},  {"TW", 0.6, 480}, {"EG", 0.6, 120},  {"NG", 0.6, 60},   {"RO", 0.6, 120},  {"DK", 0.5, 60},
+    {"FI", 0.5, 120},  {"AT", 0.5, 60},  {"CH", 0.5, 60},   {"IE", 0.5, 0},    {"AE", 0.5, 240},  {"CZ", 0.5, 60},
+    {"GR", 0.5, 120},  {"NZ", 0.4, 720}, {"SG", 0.4, 480},  {"IL", 0.4, 120},  {"EC", 0.4, -300}, {"HK", 0.3, 480},
 };
 #define N_COUNTRIES (sizeof country / sizeof country[0])
 
@@ -358,219 +171,6 @@ static const double device_w[] = {62, 14, 8, 6, 5, 5};
 /* Plays by local hour of day, relative: quiet at night, commute bumps, evening peak. */
 static const double rhythm[24] = {0.45, 0.28, 0.18, 0.12, 0.10, 0.14, 0.32, 0.62, 0.85, 0.88, 0.86, 0.88,
                                   0.95, 0.92, 0.90, 0.93, 1.00, 1.10, 1.20, 1.28, 1.32, 1.25, 1.05, 0.75};
-
-static const char *const adj[] = {
-    "Golden", "Electric", "Midnight", "Silver",  "Broken", "Wild",     "Neon",   "Velvet",   "Hollow", "Crimson",
-    "Lonely", "Burning",  "Silent",   "Paper",   "Glass",  "Summer",   "Northern", "Distant", "Sweet",  "Restless",
-    "Blue",   "Little",   "Endless",  "Faded",   "Secret", "Sacred",   "Lucky",  "Cosmic",   "Gentle", "Heavy",
-    "Quiet",  "Young",    "Dangerous", "Perfect", "Bitter", "Frozen",  "Hidden", "Shining",  "Savage", "Tender"};
-static const char *const noun[] = {
-    "Heart",   "Night",    "Fire",    "River",   "Dream",   "Light",   "Rain",     "Road",   "Sky",     "Ocean",
-    "Shadow",  "Stone",    "Star",    "Storm",   "Moon",    "Sun",     "Garden",   "City",   "Highway", "Mirror",
-    "Echo",    "Wave",     "Thunder", "Horizon", "Paradise", "Memory", "Island",   "Daylight", "Gravity", "Satellite",
-    "Diamond", "Window",   "Heaven",  "Flame",   "Silence", "Kingdom", "Thread",   "Harbor", "Coast",   "Avenue",
-    "Lullaby", "Signal",   "Tide",    "Season",  "Love",    "Girl",    "Boy",      "Money",  "Home",    "Time"};
-static const char *const phrase[] = {
-    "Hold On",     "Take Me Home", "Call My Name", "Don't Let Go", "Run Away",   "Stay With Me", "Come Back",
-    "Dance Alone", "Fall Apart",   "Lose Control", "Say Goodbye",  "Wake Me Up", "Light It Up",  "Keep Me Close",
-    "Let It Burn", "Find My Way",  "Breathe Again", "Chase the Sun", "Tell Me Why", "Never Enough", "I Can't Sleep",
-    "Slow Down",   "Only You",     "All Night"};
-static const char *const foreign[] = {"Corazón",        "Mañana",     "Déjà Vu",       "Saudade",  "Bailando Sola",
-                                      "Canción del Mar", "Fête Foraine", "Sehnsucht",   "Été",      "Niño Perdido",
-                                      "Ação",           "Tōkyō Nights", "Amor Eterno", "Noche de Verano"};
-static const char *const interj[] = {"Hello", "Goodbye", "Oh", "Yes", "Hey", "Listen", "Wait", "Sorry", "Thank You"};
-static const char *const addressee[] = {"Stranger", "My Friend", "Mama",    "Tokyo", "Juliet",  "California",
-                                        "Lover",    "Old Friend", "Mr. Blue", "Maria", "Darling", "Brooklyn"};
-static const char *const version[] = {" (Remix)", " (Live)", " (Acoustic)", " - Remastered", " (Radio Edit)",
-                                      " (Slowed)", " - 2011 Remaster", " (Demo)"};
-static const char *const form[] = {"Sonata", "Nocturne", "Étude", "Prelude", "Symphony", "Concerto", "Waltz", "Suite"};
-static const char *const key_name[] = {"C Major", "D Minor", "E-flat Major", "F Minor", "G Major",
-                                       "A Minor", "B-flat Major", "C-sharp Minor"};
-static const char *const movement[] = {"I. Allegro", "II. Adagio", "III. Scherzo", "IV. Presto", "II. Andante"};
-static const char *const first_name[] = {
-    "Ava",   "Leo",   "Maya",  "Noah",  "Lena",  "Mateo", "Zoe",    "Kai",    "Aria",  "Jonas",
-    "Nina",  "Felix", "Luna",  "Omar",  "Sofia", "Theo",  "Mila",   "Ezra",   "Ines",  "Hugo",
-    "Yuki",  "Ravi",  "Chloe", "Diego", "Freya", "Malik", "Elise",  "Tomas",  "Priya", "Jude",
-    "Ana",   "Sam",   "Rosa",  "Marcus", "Lucia", "Oscar", "Aiko",  "Nico",   "Clara", "Jamal"};
-static const char *const last_name[] = {
-    "Rivers", "Stone",  "Hart",     "Vega",    "Moreau", "Lindqvist", "Okafor", "Tanaka", "Silva",  "Becker",
-    "Novak",  "Reyes",  "Hayes",    "Castillo", "Bloom", "Fox",       "Mercer", "Sato",   "Kovač",  "Delgado",
-    "Quinn",  "Walsh",  "Ferreira", "Nakamura", "Haddad", "Larsen",   "Marlowe", "Santos", "Kim",   "Adeyemi",
-    "Rossi",  "Dubois", "Park",     "Ward",    "Ortiz",  "Keller",    "Lowe",   "Mendes", "Frost",  "Wilde"};
-static const char *const plural[] = {"Wolves", "Lions",   "Strangers", "Ghosts",   "Rebels",   "Kings",    "Foxes",
-                                     "Pilots", "Giants",  "Saints",    "Sparrows", "Ravens",   "Wanderers", "Dreamers",
-                                     "Machines", "Lovers", "Thieves",  "Echoes",   "Satellites", "Comets"};
-static const char *const nick[] = {"Big", "Little", "Kid", "Ace", "Smooth", "Lucky", "Doc", "Baby", "Sugar", "Slim"};
-static const char *const syllable[] = {"ka", "lo", "mi", "ra", "zen", "vo", "li", "na", "so", "ry", "el", "ar",
-                                       "de", "no", "ve", "xa", "lu", "ti", "on", "ae", "ko", "ri", "sa", "ya"};
-static const char *const rap_prefix[] = {"Lil ", "Young ", "MC ", "Big ", "Yung "};
-static const char *const city[] = {"Vienna", "Berlin", "London", "Prague", "Boston", "Oslo", "Lyon", "Tokyo"};
-static const char *const ensemble[] = {" Philharmonic", " String Quartet", " Chamber Orchestra", " Symphony Orchestra"};
-
-/* ---- names ---------------------------------------------------------------------------- */
-
-typedef struct {
-    char s[NAME_MAX_LEN + 1];
-    size_t n;
-} name_buf;
-
-static void nb_add(name_buf *b, const char *s)
-{
-    size_t k = strlen(s);
-    if (k > NAME_MAX_LEN - b->n)
-        k = NAME_MAX_LEN - b->n;
-    memcpy(b->s + b->n, s, k);
-    b->n += k;
-    b->s[b->n] = '\0';
-}
-
-static void nb_uint(name_buf *b, uint32_t v)
-{
-    char tmp[16];
-    *put_uint(tmp, v, 1) = '\0';
-    nb_add(b, tmp);
-}
-
-/* A made-up word from 2–3 syllables, capitalised: "Kaelo". */
-static void nb_word(name_buf *b, rng *r)
-{
-    size_t start = b->n;
-    uint32_t k = 2 + rng_below(r, 2);
-    for (uint32_t i = 0; i < k; i++)
-        nb_add(b, PICK_STR(r, syllable));
-    if (b->n > start && b->s[start] >= 'a' && b->s[start] <= 'z')
-        b->s[start] = (char)(b->s[start] - 'a' + 'A');
-}
-
-static void nb_person(name_buf *b, rng *r)
-{
-    if (rng_below(r, 5) == 0)
-        nb_word(b, r);
-    else
-        nb_add(b, PICK_STR(r, first_name));
-    nb_add(b, " ");
-    if (rng_below(r, 3) == 0)
-        nb_word(b, r);
-    else
-        nb_add(b, PICK_STR(r, last_name));
-}
-
-static void artist_name(name_buf *b, rng *r, int genre)
-{
-    b->n = 0;
-    b->s[0] = '\0';
-    uint32_t x = rng_below(r, 1000);
-    if (genre == G_CLASSICAL && x < 500) {
-        nb_add(b, PICK_STR(r, city));
-        nb_add(b, PICK_STR(r, ensemble));
-    } else if ((genre == G_HIPHOP && x < 450) || (genre == G_ELECTRONIC && x < 300)) {
-        nb_add(b, genre == G_HIPHOP ? PICK_STR(r, rap_prefix) : "DJ ");
-        if (rng_below(r, 2))
-            nb_word(b, r);
-        else
-            nb_add(b, PICK_STR(r, noun));
-    } else if (x < 380) {
-        nb_person(b, r);
-    } else if (x < 560) {
-        nb_add(b, "The ");
-        if (rng_below(r, 2))
-            nb_add(b, PICK_STR(r, adj)), nb_add(b, " ");
-        nb_add(b, PICK_STR(r, plural));
-    } else if (x < 710) {
-        nb_add(b, PICK_STR(r, adj));
-        nb_add(b, " ");
-        nb_add(b, PICK_STR(r, noun));
-    } else if (x < 850) {
-        nb_word(b, r);
-    } else if (x < 910) {
-        nb_add(b, PICK_STR(r, first_name));
-        nb_add(b, " & the ");
-        nb_add(b, PICK_STR(r, plural));
-    } else if (x < 940) {
-        nb_person(b, r);
-        nb_add(b, " x ");
-        nb_word(b, r);
-    } else if (x < 970) { /* "Crosby, Stills & Nash" */
-        nb_add(b, PICK_STR(r, last_name));
-        nb_add(b, ", ");
-        nb_add(b, PICK_STR(r, last_name));
-        nb_add(b, " & ");
-        nb_add(b, PICK_STR(r, last_name));
-    } else { /* Calvin "Big" Harris */
-        nb_add(b, PICK_STR(r, first_name));
-        nb_add(b, " \"");
-        nb_add(b, PICK_STR(r, nick));
-        nb_add(b, "\" ");
-        nb_add(b, PICK_STR(r, last_name));
-    }
-}
-
-static void song_title(name_buf *b, rng *r, int genre)
-{
-    b->n = 0;
-    b->s[0] = '\0';
-    uint32_t x = rng_below(r, 1000);
-    if (genre == G_CLASSICAL && x < 700) { /* Symphony No. 5 in C Minor, Op. 67: I. Allegro */
-        nb_add(b, PICK_STR(r, form));
-        nb_add(b, " No. ");
-        nb_uint(b, 1 + rng_below(r, 12));
-        nb_add(b, " in ");
-        nb_add(b, PICK_STR(r, key_name));
-        if (rng_below(r, 2)) {
-            nb_add(b, ", Op. ");
-            nb_uint(b, 1 + rng_below(r, 120));
-            nb_add(b, ": ");
-            nb_add(b, PICK_STR(r, movement));
-        }
-        return;
-    }
-    if (x < 200) {
-        nb_add(b, PICK_STR(r, noun));
-    } else if (x < 450) {
-        nb_add(b, PICK_STR(r, adj));
-        nb_add(b, " ");
-        nb_add(b, PICK_STR(r, noun));
-    } else if (x < 570) {
-        nb_add(b, PICK_STR(r, noun));
-        nb_add(b, rng_below(r, 2) ? " of " : " in the ");
-        nb_add(b, PICK_STR(r, noun));
-    } else if (x < 800) {
-        nb_add(b, PICK_STR(r, phrase));
-    } else if (x < 870) {
-        nb_add(b, PICK_STR(r, adj));
-        nb_add(b, " ");
-        nb_add(b, PICK_STR(r, noun));
-        nb_add(b, PICK_STR(r, version));
-    } else if (x < 910) {
-        nb_add(b, PICK_STR(r, phrase));
-        nb_add(b, " (feat. ");
-        nb_person(b, r);
-        nb_add(b, ")");
-    } else if (x < 950) {
-        nb_add(b, PICK_STR(r, foreign));
-    } else if (x < 975) { /* Hello, Stranger */
-        nb_add(b, PICK_STR(r, interj));
-        nb_add(b, ", ");
-        nb_add(b, PICK_STR(r, addressee));
-    } else if (x < 985) { /* Hello, "Stranger" */
-        nb_add(b, PICK_STR(r, interj));
-        nb_add(b, ", \"");
-        nb_add(b, PICK_STR(r, addressee));
-        nb_add(b, "\"");
-    } else if (x < 993) { /* Heart (From "Golden Sky") */
-        nb_add(b, PICK_STR(r, noun));
-        nb_add(b, " (From \"");
-        nb_add(b, PICK_STR(r, adj));
-        nb_add(b, " ");
-        nb_add(b, PICK_STR(r, noun));
-        nb_add(b, "\")");
-    } else { /* The "Lucky" One */
-        nb_add(b, "The \"");
-        nb_add(b, PICK_STR(r, adj));
-        nb_add(b, "\" ");
-        nb_add(b, PICK_STR(r, noun));
-    }
-}
 
 /* ---- calendar ------------------------------------------------------------------------- */
 
@@ -612,7 +212,7 @@ static inline int64_t floor_div(int64_t a, int64_t b)
  * a draw from a large user base costs one cache miss (alias targets are the heavy
  * listeners, few and hot). */
 typedef struct {
-    uint32_t thresh, alias; /* as in alias_ent; alias indexes within the group */
+    uint32_t thresh, alias; /* as in enc_alias_ent; alias indexes within the group */
     uint32_t id;            /* 0-based: U000001 is 0 */
     uint8_t device;
     uint8_t country;
@@ -623,19 +223,19 @@ typedef struct {
     int song_w, user_w; /* id digits */
     int64_t year_epoch; /* epoch seconds of Y-01-01T00:00:00Z */
     int64_t hours;
-    int64_t local_end; /* rel seconds from which local times cannot be written (year 10000) */
-    int64_t *hour_start;   /* [hours + 1]: index of the first event of each hour */
-    char (*prefix)[16];    /* [hours + 2 * PREFIX_PAD]: "YYYY-MM-DDTHH" of hour h at h + PREFIX_PAD */
-    alias_tab song;        /* popularity */
-    uint32_t n_groups;     /* users grouped by UTC offset */
+    int64_t local_end;   /* rel seconds from which local times cannot be written (year 10000) */
+    int64_t *hour_start; /* [hours + 1]: index of the first event of each hour */
+    char (*prefix)[16];  /* [hours + 2 * PREFIX_PAD]: "YYYY-MM-DDTHH" of hour h at h + PREFIX_PAD */
+    enc_alias_tab song;  /* popularity */
+    uint32_t n_groups;   /* users grouped by UTC offset */
     int group_off[N_COUNTRIES];
     uint32_t group_base[N_COUNTRIES + 1]; /* group g's users are user[base[g] .. base[g+1]) */
     user_ent *user;                       /* [users], by group, by id within a group */
-    alias_tab hod[24];                  /* which group plays, by UTC hour of day */
-    double hod_weight[24];              /* total plays by UTC hour of day, relative */
-    alias_tab device;
-    alias_ent *alias_mem; /* owns every alias table above */
-    uint32_t kind_cut[16]; /* cumulative imperfect-event thresholds on 32 random bits */
+    enc_alias_tab hod[24];                /* which group plays, by UTC hour of day */
+    double hod_weight[24];                /* total plays by UTC hour of day, relative */
+    enc_alias_tab device;
+    enc_alias_ent *alias_mem; /* owns every alias table above */
+    uint32_t kind_cut[16];    /* cumulative imperfect-event thresholds on 32 random bits */
 } world;
 
 static void world_free(world *w)
@@ -687,7 +287,7 @@ static bool name_seen(uint64_t *set, size_t mask, const char *s)
     return false;
 }
 
-static enc_status make_songs(world *w, const enc_gen_opts *o, char *buf, alias_ent *alias_mem, enc_err *err)
+static enc_status make_songs(world *w, const enc_gen_opts *o, char *buf, enc_alias_ent *alias_mem, enc_err *err)
 {
     enc_status st = ENC_ERROR;
     uint32_t n = (uint32_t)o->songs, na = n / 8 ? n / 8 : 1;
@@ -706,7 +306,7 @@ static enc_status make_songs(world *w, const enc_gen_opts *o, char *buf, alias_e
     char *names = NULL;
     size_t names_len = 0, names_cap = (size_t)na * 24 + 64;
     out_file f = {.fd = -1};
-    rng r;
+    enc_rng r;
     if (!song_artist || !name_off || !artist_genre || !nth || !aw || !p || !work || !rk || !set ||
         !(names = enc_malloc(names_cap))) {
         enc_err_set(err, "out of memory building %u songs; try a smaller --songs", n);
@@ -714,12 +314,12 @@ static enc_status make_songs(world *w, const enc_gen_opts *o, char *buf, alias_e
     }
 
     /* Artists, in popularity rank order (artist a's star power is 1 / (a + 1)). */
-    rng_seed(&r, o->seed, STREAM_ARTISTS);
+    enc_rng_seed(&r, o->seed, STREAM_ARTISTS);
     for (uint32_t a = 0; a < na; a++) {
-        name_buf b;
-        artist_genre[a] = (uint8_t)pick(&r, genre_w, N_GENRES);
+        enc_gen_name b;
+        artist_genre[a] = (uint8_t)enc_rng_pick(&r, enc_gen_genre_weight, ENC_GEN_GENRES);
         for (int tries = 0;; tries++) {
-            artist_name(&b, &r, artist_genre[a]);
+            enc_gen_artist_name(&b, &r, artist_genre[a]);
             if (!name_seen(set, set_size - 1, b.s) || tries == 16)
                 break;
         }
@@ -736,17 +336,17 @@ static enc_status make_songs(world *w, const enc_gen_opts *o, char *buf, alias_e
         memcpy(names + names_len, b.s, b.n + 1);
         names_len += b.n + 1;
         /* How many songs: heavy-tailed, mildly favouring the popular. */
-        aw[a] = det_exp(0.9 * rng_normal(&r)) * det_pow(a + 1.0, -0.25);
+        aw[a] = enc_det_exp(0.9 * enc_rng_normal(&r)) * enc_det_pow(a + 1.0, -0.25);
     }
-    alias_tab by_artist = {0, alias_mem};
-    alias_build(&by_artist, aw, na, p, work);
+    enc_alias_tab by_artist = {0, alias_mem};
+    enc_alias_build(&by_artist, aw, na, p, work);
 
     /* Every artist gets one song, the rest go by artist weight; then shuffle the ids. */
-    rng_seed(&r, o->seed, STREAM_SONGS);
+    enc_rng_seed(&r, o->seed, STREAM_SONGS);
     for (uint32_t i = 0; i < n; i++)
-        song_artist[i] = i < na ? i : alias_draw(&by_artist, rng_next(&r));
+        song_artist[i] = i < na ? i : enc_alias_draw(&by_artist, enc_rng_next(&r));
     for (uint32_t i = n - 1; i > 0; i--) {
-        uint32_t j = rng_below(&r, i + 1), t = song_artist[i];
+        uint32_t j = enc_rng_below(&r, i + 1), t = song_artist[i];
         song_artist[i] = song_artist[j];
         song_artist[j] = t;
     }
@@ -755,25 +355,26 @@ static enc_status make_songs(world *w, const enc_gen_opts *o, char *buf, alias_e
         goto out;
     char *q = PUT(f.buf, "song_id,title,artist,genre,duration\n");
     f.len = (size_t)(q - f.buf);
-    const double ln_median = det_log(210.0);
+    const double ln_median = enc_det_log(210.0);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t a = song_artist[i];
-        int genre = rng_below(&r, 100) < 85 ? artist_genre[a] : (int)pick(&r, genre_w, N_GENRES);
-        name_buf title;
-        song_title(&title, &r, genre);
-        double mu = ln_median + (genre == G_CLASSICAL ? 0.3 : 0.0);
-        double secs = det_exp(mu + 0.28 * rng_normal(&r)) + 0.5;
+        int genre =
+            enc_rng_below(&r, 100) < 85 ? artist_genre[a] : (int)enc_rng_pick(&r, enc_gen_genre_weight, ENC_GEN_GENRES);
+        enc_gen_name title;
+        enc_gen_song_title(&title, &r, genre);
+        double mu = ln_median + (genre == ENC_GENRE_CLASSICAL ? 0.3 : 0.0);
+        double secs = enc_det_exp(mu + 0.28 * enc_rng_normal(&r)) + 0.5;
         int64_t dur = secs < 90 ? 90 : secs > 420 ? 420 : (int64_t)secs;
         /* Popularity: the artist's star power, the song's place in the artist's own
          * catalogue (a few hits, many deep cuts), and the song's own luck. */
-        rk[i].score = -0.5 * det_log(a + 1.0) - 0.9 * det_log(1.0 + nth[a]++) + 0.7 * rng_normal(&r);
+        rk[i].score = -0.5 * enc_det_log(a + 1.0) - 0.9 * enc_det_log(1.0 + nth[a]++) + 0.7 * enc_rng_normal(&r);
         rk[i].idx = i;
 
         q = f.buf + f.len;
         q = put_uint(PUT(q, "S"), i + 1, w->song_w);
         q = put_csv(PUT(q, ","), title.s);
         q = put_csv(PUT(q, ","), names + name_off[a]);
-        q = put_csv(PUT(q, ","), genre_name[genre]);
+        q = put_csv(PUT(q, ","), enc_gen_genre_name[genre]);
         q = put_uint(PUT(q, ","), (uint64_t)dur, 1);
         *q++ = '\n';
         f.len = (size_t)(q - f.buf);
@@ -786,9 +387,9 @@ static enc_status make_songs(world *w, const enc_gen_opts *o, char *buf, alias_e
     /* Song weight by popularity rank: Zipf, s = 1.05. */
     qsort(rk, n, sizeof *rk, ranked_cmp);
     for (uint32_t k = 0; k < n; k++)
-        aw[rk[k].idx] = det_pow(k + 1.0, -1.05);
-    w->song = (alias_tab){0, alias_mem};
-    alias_build(&w->song, aw, n, p, work);
+        aw[rk[k].idx] = enc_det_pow(k + 1.0, -1.05);
+    w->song = (enc_alias_tab){0, alias_mem};
+    enc_alias_build(&w->song, aw, n, p, work);
     st = ENC_OK;
 out:
     out_abort(&f);
@@ -807,7 +408,7 @@ out:
 
 /* ---- users.csv --------------------------------------------------------------------------- */
 
-static enc_status make_users(world *w, const enc_gen_opts *o, char *buf, alias_ent *alias_mem, enc_err *err)
+static enc_status make_users(world *w, const enc_gen_opts *o, char *buf, enc_alias_ent *alias_mem, enc_err *err)
 {
     enc_status st = ENC_ERROR;
     uint32_t n = (uint32_t)o->users;
@@ -817,9 +418,9 @@ static enc_status make_users(world *w, const enc_gen_opts *o, char *buf, alias_e
     uint32_t *work = enc_malloc(sizeof *work * 2 * (size_t)(n > 64 ? n : 64));
     uint8_t *user_country = enc_malloc(n), *user_device = enc_malloc(n);
     w->user = enc_malloc(sizeof *w->user * n);
-    alias_ent *ua = enc_malloc(sizeof *ua * n);
+    enc_alias_ent *ua = enc_malloc(sizeof *ua * n);
     out_file f = {.fd = -1};
-    rng r;
+    enc_rng r;
     if (!act || !gact || !p || !work || !user_country || !user_device || !w->user || !ua) {
         enc_err_set(err, "out of memory building %u users; try a smaller --users", n);
         goto out;
@@ -844,15 +445,16 @@ static enc_status make_users(world *w, const enc_gen_opts *o, char *buf, alias_e
         goto out;
     char *q = PUT(f.buf, "user_id,country,subscription,device\n");
     f.len = (size_t)(q - f.buf);
-    rng_seed(&r, o->seed, STREAM_USERS);
+    enc_rng_seed(&r, o->seed, STREAM_USERS);
     uint32_t group_count[N_COUNTRIES + 1] = {0};
     for (uint32_t u = 0; u < n; u++) {
-        uint32_t c = pick(&r, cw, N_COUNTRIES), s = pick(&r, sub_w, 4), d = pick(&r, device_w, N_DEVICES);
+        uint32_t c = enc_rng_pick(&r, cw, N_COUNTRIES), s = enc_rng_pick(&r, sub_w, 4),
+                 d = enc_rng_pick(&r, device_w, N_DEVICES);
         user_country[u] = (uint8_t)c;
         user_device[u] = (uint8_t)d;
         group_count[country_group[c]]++;
         /* Heavy-tailed activity; one user in ten has all but stopped listening. */
-        act[u] = det_exp(1.2 * rng_normal(&r)) * sub_activity[s] * (rng_below(&r, 10) == 0 ? 0.05 : 1.0);
+        act[u] = enc_det_exp(1.2 * enc_rng_normal(&r)) * sub_activity[s] * (enc_rng_below(&r, 10) == 0 ? 0.05 : 1.0);
         q = f.buf + f.len;
         q = put_uint(PUT(q, "U"), u + 1, w->user_w);
         *q++ = ',';
@@ -884,16 +486,16 @@ static enc_status make_users(world *w, const enc_gen_opts *o, char *buf, alias_e
         uint32_t base = w->group_base[g], cnt = group_count[g];
         for (uint32_t i = 0; i < cnt; i++)
             group_act[g] += gact[base + i];
-        alias_tab t = {0, ua + base};
+        enc_alias_tab t = {0, ua + base};
         if (cnt)
-            alias_build(&t, gact + base, cnt, p, work);
+            enc_alias_build(&t, gact + base, cnt, p, work);
         for (uint32_t i = 0; i < cnt; i++) {
             w->user[base + i].thresh = ua[base + i].thresh;
             w->user[base + i].alias = ua[base + i].alias;
         }
     }
     /* By UTC hour of day, which group is listening: its activity times its local rhythm. */
-    alias_ent *hod_mem = alias_mem;
+    enc_alias_ent *hod_mem = alias_mem;
     for (int h = 0; h < 24; h++) {
         double gw[N_COUNTRIES];
         for (uint32_t g = 0; g < w->n_groups; g++) {
@@ -901,11 +503,11 @@ static enc_status make_users(world *w, const enc_gen_opts *o, char *buf, alias_e
             gw[g] = group_act[g] * rhythm[local];
             w->hod_weight[h] += gw[g];
         }
-        w->hod[h] = (alias_tab){0, hod_mem + h * N_COUNTRIES};
-        alias_build(&w->hod[h], gw, w->n_groups, p, work);
+        w->hod[h] = (enc_alias_tab){0, hod_mem + h * N_COUNTRIES};
+        enc_alias_build(&w->hod[h], gw, w->n_groups, p, work);
     }
-    w->device = (alias_tab){0, hod_mem + 24 * N_COUNTRIES};
-    alias_build(&w->device, device_w, N_DEVICES, p, work);
+    w->device = (enc_alias_tab){0, hod_mem + 24 * N_COUNTRIES};
+    enc_alias_build(&w->device, device_w, N_DEVICES, p, work);
     st = ENC_OK;
 out:
     out_abort(&f);
@@ -949,16 +551,18 @@ static enc_status make_calendar(world *w, const enc_gen_opts *o, enc_err *err)
     }
     /* Hour weight: who is awake (local rhythm per group), weekend lift, a service growing
      * through the year, a December bump, and a little day-to-day noise. */
-    rng r;
-    rng_seed(&r, o->seed, STREAM_CALENDAR);
+    enc_rng r;
+    enc_rng_seed(&r, o->seed, STREAM_CALENDAR);
     double total = 0.0;
     for (int64_t day = 0; day < days; day++) {
         int wd = (int)((d0 + day + 4) % 7 + 7) % 7; /* 0 = Sunday */
         int64_t y;
         int m, d;
         civil_from_days(d0 + day, &y, &m, &d);
-        double f = (wd == 0 || wd == 6 ? 1.18 : wd == 5 ? 1.06 : 1.0) * (1.0 + 0.15 * day / days) *
-                   (m == 12 && d >= 15 ? 1.08 : 1.0) * (0.94 + 0.12 * rng_unit(&r));
+        double f = (wd == 0 || wd == 6 ? 1.18
+                    : wd == 5          ? 1.06
+                                       : 1.0) *
+                   (1.0 + 0.15 * day / days) * (m == 12 && d >= 15 ? 1.08 : 1.0) * (0.94 + 0.12 * enc_rng_unit(&r));
         for (int h = 0; h < 24; h++) {
             hw[day * 24 + h] = f * w->hod_weight[h];
             total += hw[day * 24 + h];
@@ -1003,10 +607,10 @@ static const uint32_t kind_rate[EV_KINDS] = {0, 300, 250, 150, 100, 100, 100, 10
 
 /* Timestamp spellings, per 1000 events with a text timestamp; the rest are plain
  * "YYYY-MM-DDTHH:MM:SS" (UTC). All variants denote the same instant. */
-#define TS_Z 10       /* ...Z */
-#define TS_OFFSET 5   /* the user's local time with its offset: ...+05:30 */
+#define TS_Z 10        /* ...Z */
+#define TS_OFFSET 5    /* the user's local time with its offset: ...+05:30 */
 #define TS_FRACTION 10 /* ...SS.123 */
-#define TS_SPACE 5    /* a space instead of T */
+#define TS_SPACE 5     /* a space instead of T */
 
 #define LATE_PER_65536 1311 /* ~2 % arrive late: stamped up to 5 minutes before their neighbours */
 
@@ -1033,7 +637,7 @@ static inline char *put_time(char *p, const world *w, int64_t rel, char sep)
     return put2(p, s % 60);
 }
 
-static char *put_event(char *p, const world *w, rng *r, int64_t rel, const user_ent *user, uint32_t song,
+static char *put_event(char *p, const world *w, enc_rng *r, int64_t rel, const user_ent *user, uint32_t song,
                        uint64_t r1)
 {
     static const uint8_t dev_len[N_DEVICES] = {6, 7, 3, 13, 2, 3};
@@ -1044,10 +648,10 @@ static char *put_event(char *p, const world *w, rng *r, int64_t rel, const user_
         while (kx >= w->kind_cut[kind])
             kind++;
     }
-    uint64_t extra = kind != EV_OK ? rng_next(r) : 0;
+    uint64_t extra = kind != EV_OK ? enc_rng_next(r) : 0;
     uint32_t dev = user->device;
     if ((r1 & 0xffff) % 1000 < OTHER_DEVICE_PER_1000)
-        dev = alias_draw(&w->device, rng_next(r));
+        dev = enc_alias_draw(&w->device, enc_rng_next(r));
 
     *p++ = '{';
     if (kind == EV_CTX && (extra & 1))
@@ -1056,8 +660,7 @@ static char *put_event(char *p, const world *w, rng *r, int64_t rel, const user_
     p = put_uint(p, kind == EV_UNKNOWN_USER ? (uint64_t)w->users + 1 + (extra >> 8) % 1000 : user->id + 1ULL,
                  w->user_w);
     p = PUT(p, "\",\"song_id\":\"S");
-    p = put_uint(p, kind == EV_UNKNOWN_SONG ? (uint64_t)w->songs + 1 + (extra >> 8) % 1000 : song + 1ULL,
-                 w->song_w);
+    p = put_uint(p, kind == EV_UNKNOWN_SONG ? (uint64_t)w->songs + 1 + (extra >> 8) % 1000 : song + 1ULL, w->song_w);
     *p++ = '"';
     if (kind == EV_BAD_TIMESTAMP) {
         p = PUT(p, ",\"timestamp\":\"yesterday\"");
@@ -1079,7 +682,7 @@ static char *put_event(char *p, const world *w, rng *r, int64_t rel, const user_
         } else if (tv < TS_Z + TS_OFFSET + TS_FRACTION) {
             p = put_time(p, w, rel, 'T');
             *p++ = '.';
-            p = put_uint(p, rng_next(r) % 1000, 3);
+            p = put_uint(p, enc_rng_next(r) % 1000, 3);
         } else {
             p = put_time(p, w, rel, tv < TS_Z + TS_OFFSET + TS_FRACTION + TS_SPACE ? ' ' : 'T');
         }
@@ -1109,16 +712,16 @@ static char *put_event(char *p, const world *w, rng *r, int64_t rel, const user_
 }
 
 /* Writes events [a, b) — already in time order — as file k. */
-static enc_status write_events(const world *w, const enc_gen_opts *o, const char *dir, int64_t k, int64_t a,
-                               int64_t b, char *buf, enc_err *err)
+static enc_status write_events(const world *w, const enc_gen_opts *o, const char *dir, int64_t k, int64_t a, int64_t b,
+                               char *buf, enc_err *err)
 {
     char name[64];
     snprintf(name, sizeof name, "part-%05lld.json", (long long)k);
     out_file f = {.fd = -1};
     if (out_open(&f, buf, dir, name, err) != ENC_OK)
         return ENC_ERROR;
-    rng r;
-    rng_seed(&r, o->seed, STREAM_FILE0 + (uint64_t)k);
+    enc_rng r;
+    enc_rng_seed(&r, o->seed, STREAM_FILE0 + (uint64_t)k);
     int64_t lo = 0, hi = w->hours - 1; /* the hour holding event a */
     while (lo < hi) {
         int64_t mid = lo + (hi - lo + 1) / 2;
@@ -1132,7 +735,7 @@ static enc_status write_events(const world *w, const enc_gen_opts *o, const char
         while (w->hour_start[h + 1] <= e)
             h++;
         int64_t i = e - w->hour_start[h], c = w->hour_start[h + 1] - w->hour_start[h];
-        uint64_t r0 = rng_next(&r);
+        uint64_t r0 = enc_rng_next(&r);
         /* Stratified within the hour, so a file reads in time order. */
         int64_t rel = h * 3600 + (i * 3600 + (int64_t)(((r0 >> 32) * 3600) >> 32)) / c;
         if ((r0 & 0xffff) < LATE_PER_65536) {
@@ -1140,14 +743,14 @@ static enc_status write_events(const world *w, const enc_gen_opts *o, const char
             if (rel < 0)
                 rel = 0;
         }
-        uint32_t g = alias_draw(&w->hod[h % 24], rng_next(&r));
+        uint32_t g = enc_alias_draw(&w->hod[h % 24], enc_rng_next(&r));
         const user_ent *group = w->user + w->group_base[g], *user;
-        uint64_t ru = rng_next(&r);
+        uint64_t ru = enc_rng_next(&r);
         user = &group[((ru >> 32) * (w->group_base[g + 1] - w->group_base[g])) >> 32];
         if ((uint32_t)ru >= user->thresh)
             user = &group[user->alias];
-        uint32_t song = alias_draw(&w->song, rng_next(&r));
-        char *q = put_event(f.buf + f.len, w, &r, rel, user, song, rng_next(&r));
+        uint32_t song = enc_alias_draw(&w->song, enc_rng_next(&r));
+        char *q = put_event(f.buf + f.len, w, &r, rel, user, song, enc_rng_next(&r));
         f.len = (size_t)(q - f.buf);
         if (f.len >= OUT_BLOCK && out_flush(&f, err) != ENC_OK) {
             out_abort(&f);
@@ -1211,8 +814,8 @@ enc_status enc_gen_run(const enc_gen_opts *o, enc_gen_stats *st, enc_err *err)
     if (check_range("events", o->events, 1, ENC_GEN_MAX_EVENTS, err) ||
         check_range("files", o->files, 1, ENC_GEN_MAX_FILES, err) ||
         check_range("songs", o->songs, 1, ENC_GEN_MAX_SONGS, err) ||
-        check_range("users", o->users, 1, ENC_GEN_MAX_USERS, err) ||
-        check_range("year", o->year, 1970, 9999, err) || check_range("days", o->days, 0, 366, err))
+        check_range("users", o->users, 1, ENC_GEN_MAX_USERS, err) || check_range("year", o->year, 1970, 9999, err) ||
+        check_range("days", o->days, 0, 366, err))
         return ENC_ERROR;
     char events_dir[4096];
     if ((size_t)snprintf(events_dir, sizeof events_dir, "%s/events", o->out_dir) >= sizeof events_dir - 64)
@@ -1242,8 +845,7 @@ enc_status enc_gen_run(const enc_gen_opts *o, enc_gen_stats *st, enc_err *err)
         goto out;
     }
     if (make_songs(&w, o, buf, w.alias_mem, err) != ENC_OK ||
-        make_users(&w, o, buf, w.alias_mem + songs_mem, err) != ENC_OK ||
-        make_calendar(&w, o, err) != ENC_OK)
+        make_users(&w, o, buf, w.alias_mem + songs_mem, err) != ENC_OK || make_calendar(&w, o, err) != ENC_OK)
         goto out;
     for (int64_t k = 0; k < files; k++) {
         int64_t a = k * o->events / files, b = (k + 1) * o->events / files; /* < 1e18: no overflow */
