@@ -14,7 +14,8 @@
 # cached — then RUNS times warm (default 5): the table shows cold wall and CPU time, and
 # the median, min and max wall time and the median CPU time (user + sys, GNU time, 10 ms
 # steps) of the warm runs. On a shared machine wall time includes waiting for a core;
-# CPU time does not. Then EXPLAIN QUERY PLAN of the queries the reports run.
+# CPU time does not. Then EXPLAIN QUERY PLAN of every statement the song charts and a
+# wrapped ran, as encore itself printed them (ENCORE_TRACE_SQL=1).
 # Knobs: ENCORE (default build/encore), BENCH_SQL (build/bench_sql), ONLY=top|wrapped,
 # BY="song artist …" and METRICS="plays …" to time fewer charts.
 # Meant to run niced on a shared machine: `nice -n 19 bench/reports.sh DB`.
@@ -113,21 +114,18 @@ if [ "$ONLY" != top ]; then
     echo
 fi
 
-echo "### Query plans (EXPLAIN QUERY PLAN, as src/report.c builds the statements)"
+echo "### Query plans (EXPLAIN QUERY PLAN of the statements encore ran, from ENCORE_TRACE_SQL=1)"
 echo
 echo '```'
-plan() { echo "-- $1"; echo "EXPLAIN QUERY PLAN $2;" | "$SQL" "$db" | sed 's/^/   /'; }
-totals="SELECT key, sum(plays) AS plays, sum(seconds) AS seconds FROM"
-if [ "$has_rollups" = 2 ]; then
-    plan "top --year: totals" "$totals (SELECT key, plays, seconds FROM \"${t}_YEARLY\" WHERE dimension = 'song' AND year = '$year') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
-    plan "top --month: totals" "$totals (SELECT key, plays, seconds FROM \"${t}_MONTHLY\" WHERE dimension = 'song' AND month = '$month') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
-fi
-if [ "$has_rollups" = 2 ]; then
-    plan "top --day: totals" "$totals (SELECT d.key AS key, d.plays AS plays, d.seconds AS seconds FROM \"${t}_MONTHLY\" AS m CROSS JOIN \"${t}_DAILY\" AS d WHERE m.dimension = 'song' AND m.month = substr('$day', 1, 7) AND d.dimension = 'song' AND d.key = m.key AND d.day = '$day') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
-else
-    plan "top --day: totals" "$totals (SELECT key, plays, seconds FROM \"${t}_DAILY\" WHERE dimension = 'song' AND day = '$day') GROUP BY key ORDER BY plays DESC, plays DESC, key LIMIT 10"
-fi
-plan "top: listeners of one key" "SELECT encore_hll_count(encore_hll_union(listeners)) FROM \"${t}_DAILY\" WHERE dimension = 'song' AND key = 'x' AND day >= '$year-01-01' AND day <= '$year-12-31'"
-plan "top --by song: title of one key" "SELECT title FROM \"${t}_DAILY\" WHERE dimension = 'song' AND key = 'x' AND day >= '$year-01-01' AND day <= '$year-12-31' AND title IS NOT NULL ORDER BY day DESC LIMIT 1"
-plan "wrapped: top songs" "SELECT song_id, max(title), max(artist), count(*) AS plays FROM \"$t\" WHERE user_id = 'x' AND event_time >= '$year-01-01' AND event_time < '$year-13' AND song_id IS NOT NULL GROUP BY song_id ORDER BY plays DESC, song_id LIMIT 5"
+traced=$(mktemp)
+trap 'rm -f "$TIMES" "$traced"' EXIT
+for period in "--year $year" "--month $month" "--day $day" ""; do
+    # shellcheck disable=SC2086
+    ENCORE_TRACE_SQL=1 "$ENCORE" top --sink "sqlite:$db" --by song --metric listeners $period 2>>"$traced" >/dev/null
+done
+ENCORE_TRACE_SQL=1 "$ENCORE" wrapped --sink "sqlite:$db" --user "${typical:-nobody-here}" --year "$year" 2>>"$traced" >/dev/null
+sed -n 's/^encore: sql: //p' "$traced" | grep -v sqlite_schema | awk '!seen[$0]++' | while IFS= read -r stmt; do
+    echo "-- $stmt"
+    echo "EXPLAIN QUERY PLAN $stmt;" | "$SQL" "$db" | sed 's/^/   /'
+done
 echo '```'

@@ -173,6 +173,21 @@ static enc_status sql_fail(sqlite3 *db, const char *what, enc_err *err)
     return enc_err_set(err, "%s: %s", what, sqlite3_errmsg(db));
 }
 
+/* ENCORE_TRACE_SQL=1: each statement a report runs, once per run of it, on stderr as one
+ * line "encore: sql: TEXT" (parameters as written, never their values), so a slow chart's
+ * queries can be given to EXPLAIN QUERY PLAN (bench/reports.sh does). */
+static int trace_statement(unsigned type, void *ctx, void *stmt, void *text)
+{
+    const char *sql = text;
+    if (type != SQLITE_TRACE_STMT || !sql || strncmp(sql, "--", 2) == 0)
+        return 0;
+    fputs("encore: sql: ", stderr);
+    for (; *sql; sql++)
+        fputc(*sql == '\n' ? ' ' : *sql, stderr);
+    fputc('\n', stderr);
+    return 0;
+}
+
 enc_status enc_report_open(const char *path, sqlite3 **db, enc_err *err)
 {
     *db = NULL;
@@ -198,6 +213,9 @@ enc_status enc_report_open(const char *path, sqlite3 **db, enc_err *err)
         enc_err_set(err, "cannot read '%s': %s", path, sqlite3_errmsg(d));
         goto out;
     }
+    const char *trace = getenv("ENCORE_TRACE_SQL");
+    if (trace && strcmp(trace, "1") == 0)
+        sqlite3_trace_v2(d, SQLITE_TRACE_STMT, trace_statement, NULL);
     *db = d;
     d = NULL;
     rc = ENC_OK;

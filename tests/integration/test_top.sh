@@ -143,6 +143,19 @@ check_match "wrapped uses the user index" \
     "$(sqlite3 "$DB" "EXPLAIN QUERY PLAN SELECT count(*) FROM MUSIC_EVENTS WHERE user_id = 'U1' AND event_time >= '2025-01-01' AND event_time < '2025-13'")" \
     "MUSIC_EVENTS_BY_USER"
 
+# --- ENCORE_TRACE_SQL=1: the statements a report runs, as written (parameters, never values)
+traced=$(ENCORE_TRACE_SQL=1 "$ENCORE" wrapped --sink "sqlite:$DB" --user U1 --year 2025 2>&1 >/dev/null)
+check_match "ENCORE_TRACE_SQL prints the statements wrapped runs" "$traced" 'encore: sql: SELECT .*FROM "MUSIC_EVENTS"'
+check_eq "the trace never shows the bound user id" "$(grep -c U1 <<<"$traced")" "0"
+check_eq "without ENCORE_TRACE_SQL nothing is printed" "$(wrapped --user U1 --year 2025 2>&1 >/dev/null)" ""
+scans=0 planned=0
+while IFS= read -r stmt; do
+    plan=$(sqlite3 "$DB" "EXPLAIN QUERY PLAN $stmt") && planned=$((planned + 1))
+    [[ "$plan" == *"SCAN MUSIC_EVENTS"* ]] && scans=$((scans + 1))
+done < <(sed -n 's/^encore: sql: //p' <<<"$traced" | grep 'FROM "MUSIC_EVENTS"')
+check "wrapped's traced statements all plan (five or more)" test "$planned" -ge 5
+check_eq "no statement wrapped runs scans MUSIC_EVENTS" "$scans" "0"
+
 # --- another table in the same file
 "$ENCORE" run --events "$IN/events" --songs "$IN/songs.csv" --users "$IN/users.csv" --sink "sqlite:$DB" \
     --table PLAYS --once >/dev/null 2>&1
