@@ -137,6 +137,8 @@ static void *writer_main(void *arg)
 
         enc_err err = {{0}};
         enc_status rc = write_with_retry(p, b, &err);
+        if (rc == ENC_OK && p->cfg->committed)
+            p->cfg->committed(p->cfg->committed_arg, b->pos, b->npos, enc_wall_us());
 
         pthread_mutex_lock(&q->mu);
         q->head = (q->head + 1) % NBATCH;

@@ -7,7 +7,9 @@
  * land join the batch being filled, enriched as they come (group commit: one commit for
  * everything that arrived during the previous one). Positions come back from the sink at
  * start, so a restart resumes exactly after the last committed batch. A stop request
- * (SIGINT/SIGTERM via *stop) finishes the batch in hand, commits it, and returns.
+ * (SIGINT/SIGTERM via *stop) drops the batch being filled and any batch queued but not
+ * yet being written: none of them is committed, and a restart reads their records again.
+ * Only a batch the writer is already writing is finished (or rolled back) first.
  */
 #ifndef ENC_PIPELINE_H
 #define ENC_PIPELINE_H
@@ -52,6 +54,11 @@ typedef struct {
     /* Called about once a second from the reader thread with committed totals. */
     void (*progress)(void *arg, const enc_pipeline_stats *st);
     void *progress_arg;
+    /* Called from the writer thread after a batch's COMMIT returned (so it is durable),
+     * with the positions the batch advanced and the wall-clock time then (µs). Never
+     * called for a batch that was not committed. NULL = none. */
+    void (*committed)(void *arg, const enc_position *pos, size_t npos, int64_t wall_us);
+    void *committed_arg;
 } enc_pipeline_config;
 
 enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *st, enc_err *err);
