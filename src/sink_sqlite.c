@@ -24,6 +24,7 @@
 #include "rollup.h"
 #include "sink.h"
 #include "sql_hll.h"
+#include "sqlite_ckpt.h"
 #include "timestamp.h"
 
 typedef struct {
@@ -40,6 +41,7 @@ typedef struct {
     sqlite3_stmt *del_dedup;
     sqlite3_stmt *ins_quality;
     enc_rollup *rollup; /* monthly and yearly totals beside the daily rows */
+    enc_ckpt *ckpt;     /* WAL checkpoints on their own thread; NULL for a database without a file */
     enc_position *positions; /* from load_positions, owned here */
     size_t npositions;
     bool in_tx;
@@ -252,6 +254,20 @@ static void configure_sqlite(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* WAL checkpoints off the commit path (sqlite_ckpt.h): due at 1,000 pages (64 MiB, SQLite's
+ * own threshold), done by the writer itself only past 8,000 (512 MiB). */
+#define CKPT_PAGES 1000
+#define CKPT_HARD_PAGES 8000
+
+static enc_status start_checkpointer(sqlite_ctx *c, enc_err *err)
+{
+    const char *path = sqlite3_db_filename(c->db, "main");
+    if (!path || !*path)
+        return ENC_OK; /* in memory: no WAL */
+    return enc_ckpt_start(&c->ckpt, c->db, path, c->cfg.durable ? "FULL" : "NORMAL", CKPT_PAGES, CKPT_HARD_PAGES,
+                          err);
+}
+
 static enc_status sq_open(void *ctx, const char *target, const enc_sink_config *cfg, enc_err *err)
 {
     static pthread_once_t configured = PTHREAD_ONCE_INIT;
@@ -291,7 +307,9 @@ static enc_status sq_open(void *ctx, const char *target, const enc_sink_config *
         return db_fail(c, SQLITE_ERROR, "register functions", err);
     if (create_schema(c, err) != ENC_OK || enc_rollup_open(c->db, c->table, &c->rollup, err) != ENC_OK)
         return ENC_ERROR;
-    return prepare_all(c, err);
+    if (prepare_all(c, err) != ENC_OK)
+        return ENC_ERROR;
+    return start_checkpointer(c, err);
 }
 
 static enc_status sq_load_positions(void *ctx, enc_position **out, size_t *n, enc_err *err)
@@ -576,6 +594,8 @@ static void sq_close(void *ctx)
 {
     sqlite_ctx *c = ctx;
     sq_rollback(c);
+    enc_ckpt_stop(c->ckpt); /* before the close, whose own final checkpoint then finds no other connection */
+    c->ckpt = NULL;
     sqlite3_finalize(c->ins_row);
     sqlite3_finalize(c->ins_rows);
     sqlite3_finalize(c->ins_quar);
