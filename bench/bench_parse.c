@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "arena.h"
 #include "batch.h"
 #include "clock.h"
@@ -25,6 +27,8 @@
 #include "event_json.h"
 #include "framer.h"
 
+#define PIECE_DEFAULT 0 /* bytes per read(); 0: whole files (pieces measured no better, RESULTS.md session 4) */
+
 typedef struct {
     long long events, ok, bad, bytes;
 } counts;
@@ -32,6 +36,7 @@ typedef struct {
 typedef struct {
     const char *songs_path, *users_path; /* both set: enrich mode */
     long batch;
+    long piece; /* bytes read at a time; 0 (--whole): each file in one read, then framed */
     char **files;
     int nfiles;
 } options;
@@ -44,15 +49,39 @@ static int64_t thread_cpu_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* With BENCH_PERF_CTL=FIFO (perf record -D -1 --control fifo:FIFO), perf samples only
+ * the timed span: "enable" is written at its start and "disable" at its end. */
+/* Page faults of this process so far (first touches of fresh memory, mostly). */
+static long minor_faults(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt : 0;
+}
+
+static void perf_ctl(const char *cmd)
+{
+    const char *path = getenv("BENCH_PERF_CTL");
+    if (!path)
+        return;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (write(fd, cmd, strlen(cmd)) < 0) {
+        /* perf is not listening: the profile just covers more */
+    }
+    close(fd);
+}
+
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_parse [--enrich SONGS.csv USERS.csv] [--batch N] FILE...\n");
+    fprintf(stderr, "usage: bench_parse [--enrich SONGS.csv USERS.csv] [--batch N] [--piece BYTES | --whole] FILE...\n");
     return 2;
 }
 
 static int parse_args(int argc, char **argv, options *o)
 {
     o->batch = 100000;
+    o->piece = PIECE_DEFAULT;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--enrich") == 0 && i + 2 < argc) {
@@ -60,69 +89,100 @@ static int parse_args(int argc, char **argv, options *o)
             o->users_path = argv[++i];
         } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
             o->batch = atol(argv[++i]);
+        } else if (strcmp(argv[i], "--piece") == 0 && i + 1 < argc) {
+            o->piece = atol(argv[++i]);
+        } else if (strcmp(argv[i], "--whole") == 0) {
+            o->piece = 0;
         } else {
             return usage();
         }
     }
     o->files = argv + i;
     o->nfiles = argc - i;
-    return o->nfiles > 0 && o->batch > 0 ? 0 : usage();
+    return o->nfiles > 0 && o->batch > 0 && o->piece >= 0 ? 0 : usage();
 }
 
-/* Reads a whole file into *buf (grown as needed). Returns the length, -1 on error. */
-static long long slurp(const char *path, char **buf, size_t *cap)
+/* What a file's records go to: fn for each record as it is framed, then after_piece
+ * (may be NULL) once the records of a piece are framed, to process them while their
+ * bytes are still in cache. */
+typedef int (*record_fn)(void *arg, const char *p, size_t n, int64_t line, const char *error);
+
+typedef struct {
+    record_fn fn;
+    int (*after_piece)(void *arg);
+    void *arg;
+} handler;
+
+/* Frames the records complete in buf[0..len) from *pos on. Returns -1 when fn fails. */
+static int frame_some(enc_framer *fr, const char *buf, size_t len, size_t *pos, bool eof, const handler *h)
+{
+    for (;;) {
+        enc_frame f;
+        size_t next;
+        enc_frame_result r = enc_framer_next(fr, buf, len, *pos, eof, &f, &next);
+        *pos = next;
+        if (r == ENC_FRAME_NEED_MORE)
+            return 0;
+        if (h->fn(h->arg, buf + f.start, f.end - f.start, f.line, r == ENC_FRAME_BAD ? f.error : NULL) != 0)
+            return -1;
+    }
+}
+
+/* Makes *buf hold at least need bytes. A new buffer comes from enc_malloc, which asks
+ * for huge pages (bench/RESULTS.md, session 4: 2,300 first-touch faults less per run). */
+static int buf_reserve(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    enc_free(*buf);
+    *buf = enc_malloc(need);
+    *cap = *buf ? need : 0;
+    return *buf ? 0 : -1;
+}
+
+/* Reads the file at path into *buf, `piece` bytes per read() (0: the whole file in
+ * one), and frames each piece's records as it arrives: the framer and the parser then
+ * find the bytes in cache instead of fetching them from memory again. Records point
+ * into *buf, which holds the whole file. Returns the bytes read, -1 on a read error
+ * (errno set), -2 when a handler failed. */
+static long long read_file(const char *path, long piece, char **buf, size_t *cap, const handler *h)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fd < 0 || fstat(fd, &st) != 0 || buf_reserve(buf, cap, (size_t)st.st_size + 1) != 0) {
         if (fd >= 0)
             close(fd);
         return -1;
     }
-    size_t need = (size_t)st.st_size + 1;
-    if (need > *cap) {
-        char *nb = realloc(*buf, need);
-        if (!nb) {
-            close(fd);
-            return -1;
-        }
-        *buf = nb;
-        *cap = need;
-    }
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, *buf + got, (size_t)st.st_size - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    return (long long)got;
-}
-
-/* Calls fn(arg, record, len, line, frame_error) for every record of buf[0..len). */
-typedef int (*record_fn)(void *arg, const char *p, size_t n, int64_t line, const char *error);
-
-static int frame_all(const char *buf, size_t len, record_fn fn, void *arg)
-{
     enc_framer fr;
     enc_framer_init(&fr, 0, 1, 1u << 20);
-    size_t bom = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-    buf += bom;
-    len -= bom;
-    if (!enc_framer_sniff(&fr, buf, len, true))
-        return 0;
-    size_t pos = 0;
-    for (;;) {
-        enc_frame f;
-        size_t next;
-        enc_frame_result r = enc_framer_next(&fr, buf, len, pos, true, &f, &next);
-        if (r == ENC_FRAME_NEED_MORE)
-            return 0;
-        if (fn(arg, buf + f.start, f.end - f.start, f.line, r == ENC_FRAME_BAD ? f.error : NULL) != 0)
-            return -1;
-        pos = next;
+    size_t size = (size_t)st.st_size, got = 0, bom = 0, pos = 0;
+    bool sniffed = false, eof = false;
+    long long rc = 0;
+    while (!eof) {
+        size_t want = piece > 0 && size - got > (size_t)piece ? (size_t)piece : size - got;
+        ssize_t n = want ? read(fd, *buf + got, want) : 0;
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
+        got += (size_t)n;
+        eof = n == 0 || got == size;
+        if (!sniffed) {
+            if (got < 3 && !eof)
+                continue;
+            bom = got >= 3 && memcmp(*buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+            if (!enc_framer_sniff(&fr, *buf + bom, got - bom, eof))
+                continue;
+            sniffed = true;
+        }
+        if (frame_some(&fr, *buf + bom, got - bom, &pos, eof, h) != 0 || (h->after_piece && h->after_piece(h->arg) != 0)) {
+            rc = -2;
+            break;
+        }
     }
+    close(fd);
+    return rc < 0 ? rc : (long long)got;
 }
 
 /* ---- workload 1: parse only ---- */
@@ -162,22 +222,43 @@ typedef struct {
     enc_batch batch;
     enc_enrich_ctx ectx;
     long limit;
+    size_t enriched; /* records of the batch already enriched */
     const char *origin, *origin_json;
     counts *c;
 } enrich_state;
 
-static int flush_batch(enrich_state *s)
+/* Enriches the batch's records not enriched yet (after each piece: as the pipeline's
+ * reader does after each poll, enc_enrich_records from where it left off). */
+static int enrich_new(void *arg)
 {
+    enrich_state *s = arg;
     enc_err err = {{0}};
-    if (s->batch.nrecs == 0)
+    if (s->enriched == s->batch.nrecs)
         return 0;
-    if (enc_enrich_batch(&s->ectx, &s->batch, &err) != ENC_OK) {
+    /* A batch's rows in one block from the start, as enc_enrich_batch reserves them when
+     * it takes the batch at once: no copies of the rows made so far as it fills. */
+    if (s->batch.cap_rows < (size_t)s->limit && enc_batch_reserve_rows(&s->batch, (size_t)s->limit) != ENC_OK) {
+        fprintf(stderr, "bench_parse: out of memory\n");
+        return -1;
+    }
+    if (enc_enrich_records(&s->ectx, &s->batch, s->enriched, &err) != ENC_OK) {
         fprintf(stderr, "bench_parse: %s\n", err.msg);
         return -1;
     }
+    s->enriched = s->batch.nrecs;
+    return 0;
+}
+
+static int flush_batch(enrich_state *s)
+{
+    if (s->batch.nrecs == 0)
+        return 0;
+    if (enrich_new(s) != 0)
+        return -1;
     s->c->ok += (long long)s->batch.nrows;
     s->c->bad += (long long)s->batch.nquar;
     enc_batch_reset(&s->batch);
+    s->enriched = 0;
     return 0;
 }
 
@@ -231,36 +312,38 @@ int main(int argc, char **argv)
     int64_t t_load = enc_mono_us();
     if (enrich && load_dims(&o, &es) != 0)
         return 1;
+    perf_ctl("enable\n");
     int64_t t0 = enc_mono_us(), c0 = thread_cpu_us();
+    long f0 = minor_faults();
 
     char *buf = NULL;
     size_t cap = 0;
     int rc = 0;
+    handler h = enrich ? (handler){enrich_one, enrich_new, &es} : (handler){parse_one, NULL, &ps};
     for (int i = 0; i < o.nfiles && rc == 0; i++) {
-        long long len = slurp(o.files[i], &buf, &cap);
-        if (len < 0) {
+        es.origin = o.files[i];
+        es.origin_json = "\"bench\"";
+        long long len = read_file(o.files[i], o.piece, &buf, &cap, &h); /* records point into buf */
+        if (len == -1)
             fprintf(stderr, "bench_parse: cannot read '%s': %s\n", o.files[i], strerror(errno));
+        if (len < 0 || (enrich && flush_batch(&es) != 0)) {
             rc = 1;
             break;
         }
         c.bytes += len;
-        es.origin = o.files[i];
-        es.origin_json = "\"bench\"";
-        if (enrich)
-            rc = frame_all(buf, (size_t)len, enrich_one, &es) || flush_batch(&es); /* records point into buf */
-        else
-            rc = frame_all(buf, (size_t)len, parse_one, &ps);
     }
     int64_t t1 = enc_mono_us(), c1 = thread_cpu_us();
+    long f1 = minor_faults();
+    perf_ctl("disable\n");
     if (rc != 0)
         return 1;
 
     double secs = (double)(t1 - t0) / 1e6;
     printf("workload=%s events=%lld ok=%lld bad=%lld bytes=%lld seconds=%.6f load_seconds=%.6f "
-           "events_per_s=%.0f mb_per_s=%.1f cpu_seconds=%.6f\n",
+           "events_per_s=%.0f mb_per_s=%.1f cpu_seconds=%.6f faults=%ld\n",
            enrich ? "enrich" : "parse", c.events, c.ok, c.bad, c.bytes, secs, (double)(t0 - t_load) / 1e6,
-           secs > 0 ? (double)c.events / secs : 0.0, secs > 0 ? (double)c.bytes / secs / 1e6 : 0.0, (double)(c1 - c0) / 1e6);
-    free(buf);
+           secs > 0 ? (double)c.events / secs : 0.0, secs > 0 ? (double)c.bytes / secs / 1e6 : 0.0, (double)(c1 - c0) / 1e6, f1 - f0);
+    enc_free(buf);
     enc_arena_free(&ps.arena);
     enc_batch_free(&es.batch);
     enc_songs_free((enc_songs *)es.ectx.songs);

@@ -2,7 +2,8 @@
  *
  * Blocks of ENC_ALLOC_HUGE bytes or more (dimension rows and indexes, batch arenas and
  * row arrays, the dedup set) are advised to the kernel as transparent-huge-page memory
- * (madvise MADV_HUGEPAGE on the 2 MiB-aligned part of the block; the system's THP
+ * (such a block starts on a 2 MiB boundary and madvise MADV_HUGEPAGE covers its whole
+ * 2 MiB pages; the system's THP
  * setting is usually "madvise", which does nothing without it). One 2 MiB fault then
  * replaces 512 small ones, and the random probes into a dimension table's index or the
  * dedup set miss the TLB far less: on a 1M-event run the reader's CPU time fell by about
@@ -50,9 +51,20 @@ static void *advise_huge(void *p, size_t n)
     return p;
 }
 
+/* A big block starts on a 2 MiB boundary, so that all of it but the tail can be huge
+ * pages: from malloc it would start 16 bytes into a fresh mapping and leave up to 4 MiB
+ * at its two ends in small pages, 1,000 faults of 4 KiB for a 9.5 MB buffer. */
+static void *malloc_big(size_t n)
+{
+    if (n < ENC_ALLOC_HUGE)
+        return malloc(n ? n : 1);
+    void *p = NULL;
+    return posix_memalign(&p, HUGE_PAGE, n) == 0 ? advise_huge(p, n) : NULL;
+}
+
 void *enc_malloc(size_t n)
 {
-    return should_fail() ? NULL : advise_huge(malloc(n ? n : 1), n);
+    return should_fail() ? NULL : malloc_big(n);
 }
 
 void *enc_calloc(size_t count, size_t size)
@@ -67,7 +79,7 @@ void *enc_calloc(size_t count, size_t size)
     if (n < ENC_ALLOC_HUGE)
         return calloc(count, size);
     /* Advised before the zeroing touches it, so the zeroing faults in huge pages. */
-    void *p = advise_huge(malloc(n), n);
+    void *p = malloc_big(n);
     if (p)
         memset(p, 0, n);
     return p;
@@ -82,7 +94,7 @@ void *enc_realloc(void *p, size_t n)
     size_t old = p ? malloc_usable_size(p) : 0;
     if (n < ENC_ALLOC_HUGE || old >= n)
         return realloc(p, n ? n : 1);
-    void *q = advise_huge(malloc(n), n);
+    void *q = malloc_big(n);
     if (q && p) {
         memcpy(q, p, old);
         free(p);

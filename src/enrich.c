@@ -178,6 +178,18 @@ static enc_status enrich_one(enc_batch *b, time_cache *tc, const enc_record *r, 
     return ENC_OK;
 }
 
+/* Room for a row per record from `from` on, reserved at once so that adding rows never
+ * moves the array. When a batch is enriched piece by piece (pipeline.c after each poll),
+ * the room at least doubles: growing by just the new records would copy the rows made so
+ * far at every call (into fresh memory, since large blocks move: alloc.c). */
+static enc_status reserve_rows(enc_batch *b, size_t from)
+{
+    size_t more = from < b->nrecs ? b->nrecs - from : 0;
+    if (b->cap_rows - b->nrows >= more)
+        return ENC_OK;
+    return enc_batch_reserve_rows(b, more > b->nrows ? more : b->nrows);
+}
+
 /* Parses and joins a chunk of records at a time: the dimension lookups are cache
  * misses, and batched they overlap; the chunk's rows are still in cache when joined. */
 enc_status enc_enrich_batch(const enc_enrich_ctx *ctx, enc_batch *b, enc_err *err)
@@ -189,7 +201,7 @@ enc_status enc_enrich_records(const enc_enrich_ctx *ctx, enc_batch *b, size_t fr
 {
     time_cache tc;
     memset(&tc, 0, sizeof tc);
-    if (from < b->nrecs && enc_batch_reserve_rows(b, b->nrecs - from) != ENC_OK)
+    if (reserve_rows(b, from) != ENC_OK)
         return enc_err_set(err, "out of memory enriching events");
     size_t i = from;
     while (i < b->nrecs) {

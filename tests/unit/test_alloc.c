@@ -67,10 +67,26 @@ static void test_failure_injection_reaches_big_blocks(void)
     enc_free(p);
 }
 
+/* Big blocks start on a 2 MiB boundary, so that huge pages can cover them from the start. */
+static void test_big_blocks_aligned(void)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    void *a = enc_malloc(ENC_ALLOC_HUGE + 100);
+    void *b = enc_calloc(ENC_ALLOC_HUGE + 100, 1);
+    void *c = enc_realloc(NULL, ENC_ALLOC_HUGE * 3);
+    T_CHECK(a && (uintptr_t)a % huge == 0);
+    T_CHECK(b && (uintptr_t)b % huge == 0);
+    T_CHECK(c && (uintptr_t)c % huge == 0);
+    enc_free(a);
+    enc_free(b);
+    enc_free(c);
+}
+
 int main(void)
 {
     T_RUN(test_realloc_growth_keeps_contents);
     T_RUN(test_calloc_big_is_zero);
     T_RUN(test_failure_injection_reaches_big_blocks);
+    T_RUN(test_big_blocks_aligned);
     return t_summary("test_alloc");
 }

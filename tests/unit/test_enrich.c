@@ -263,6 +263,32 @@ static void test_in_steps(void)
     T_CHECK(b.nrows == N);
 }
 
+/* Enriching one record at a time: the row array's room at least doubles when it grows
+ * (growing by just the new records copied every row made so far at every step). */
+static void test_steps_grow_geometrically(void)
+{
+    enum { N = 3000 };
+    static char text[N][96];
+    enc_batch fresh;
+    enc_batch_init(&fresh);
+    enc_err err;
+    int grew = 0, bad = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(text[i], sizeof text[i], "{\"user_id\":\"U1\",\"song_id\":\"S2\",\"timestamp\":%d}", 1735689600 + i);
+        enc_record *r = enc_batch_add_record(&fresh);
+        T_CHECK(r != NULL);
+        if (!r)
+            break;
+        *r = (enc_record){.text = enc_slice_make(text[i], strlen(text[i])), .origin = "t", .origin_json = "\"t\"", .line = i + 1};
+        size_t cap = fresh.cap_rows;
+        bad += enc_enrich_records(&ctx, &fresh, (size_t)i, &err) != ENC_OK;
+        grew += fresh.cap_rows != cap;
+    }
+    T_CHECK(bad == 0 && fresh.nrows == N);
+    T_CHECK(grew <= 13); /* 1, 2, 4, ... 4096 */
+    enc_batch_free(&fresh);
+}
+
 static void test_no_tables(void)
 {
     enc_enrich_ctx none = {NULL, NULL};
@@ -327,6 +353,7 @@ int main(void)
     T_RUN(test_event_time_sequence);
     T_RUN(test_many_chunks);
     T_RUN(test_in_steps);
+    T_RUN(test_steps_grow_geometrically);
     T_RUN(test_no_tables);
     T_RUN(test_reserve_rows);
     T_RUN(test_out_of_memory);
