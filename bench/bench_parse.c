@@ -265,6 +265,9 @@ static int flush_batch(enrich_state *s)
 static int enrich_one(void *arg, const char *p, size_t n, int64_t line, const char *error)
 {
     enrich_state *s = arg;
+    /* The batch's size is known: its records in one block, not through every smaller one. */
+    if (s->batch.cap_recs < (size_t)s->limit && enc_batch_reserve_records(&s->batch, (size_t)s->limit) != ENC_OK)
+        return -1;
     enc_record *r = enc_batch_add_record(&s->batch);
     if (!r)
         return -1;

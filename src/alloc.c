@@ -51,14 +51,18 @@ static void *advise_huge(void *p, size_t n)
     return p;
 }
 
-/* A big block starts on a 2 MiB boundary, so that all of it but the tail can be huge
- * pages: from malloc it would start 16 bytes into a fresh mapping and leave up to 4 MiB
- * at its two ends in small pages, 1,000 faults of 4 KiB for a 9.5 MB buffer. */
+/* A big block starts on a 2 MiB boundary and is rounded up to whole 2 MiB pages, so that
+ * huge pages can cover all of it: from malloc it would start 16 bytes into a fresh
+ * mapping and leave up to 4 MiB at its two ends in small pages (1,000 faults of 4 KiB for
+ * a 9.5 MB buffer). The rounding costs address space, not memory, until touched. */
 static void *malloc_big(size_t n)
 {
     if (n < ENC_ALLOC_HUGE)
         return malloc(n ? n : 1);
     void *p = NULL;
+    if (n > SIZE_MAX - HUGE_PAGE)
+        return NULL;
+    n = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1); /* and its tail is a whole huge page */
     return posix_memalign(&p, HUGE_PAGE, n) == 0 ? advise_huge(p, n) : NULL;
 }
 

@@ -70,14 +70,13 @@ enc_status enc_batch_reserve_rows(enc_batch *b, size_t more)
 /* Rows made from earlier records point at them (enc_row.rec), and a batch may take records
  * after some were enriched (pipeline.c fills a batch while the writer is busy): growing
  * moves the array by hand so those pointers can follow while the old one is still valid. */
-enc_record *enc_batch_add_record(enc_batch *b)
+static int recs_resize(enc_batch *b, size_t ncap)
 {
-    if (b->nrecs < b->cap_recs)
-        return &b->recs[b->nrecs++];
-    size_t ncap = b->cap_recs ? b->cap_recs * 2 : 1024;
+    if (ncap > SIZE_MAX / sizeof *b->recs)
+        return -1;
     enc_record *nr = enc_malloc(ncap * sizeof *nr);
     if (!nr)
-        return NULL;
+        return -1;
     if (b->nrecs)
         memcpy(nr, b->recs, b->nrecs * sizeof *nr);
     for (size_t i = 0; i < b->nrows; i++)
@@ -86,7 +85,23 @@ enc_record *enc_batch_add_record(enc_batch *b)
     enc_free(b->recs);
     b->recs = nr;
     b->cap_recs = ncap;
+    return 0;
+}
+
+enc_record *enc_batch_add_record(enc_batch *b)
+{
+    if (b->nrecs == b->cap_recs && recs_resize(b, b->cap_recs ? b->cap_recs * 2 : 1024) != 0)
+        return NULL;
     return &b->recs[b->nrecs++];
+}
+
+enc_status enc_batch_reserve_records(enc_batch *b, size_t more)
+{
+    if (more > SIZE_MAX - b->nrecs)
+        return ENC_ERROR;
+    if (b->nrecs + more <= b->cap_recs)
+        return ENC_OK;
+    return recs_resize(b, b->nrecs + more) == 0 ? ENC_OK : ENC_ERROR;
 }
 
 enc_row *enc_batch_add_row(enc_batch *b)

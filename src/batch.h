@@ -111,6 +111,10 @@ void enc_batch_init(enc_batch *b);
 void enc_batch_reset(enc_batch *b);
 void enc_batch_free(enc_batch *b);
 enc_record *enc_batch_add_record(enc_batch *b); /* keeps the rows' rec pointers valid */
+/* Makes room for `more` records beyond nrecs in one allocation (a source that knows its
+ * batch size: the array does not pass through every smaller size on the way, each in
+ * fresh memory). Keeps the rows' rec pointers valid. ENC_ERROR when out of memory. */
+enc_status enc_batch_reserve_records(enc_batch *b, size_t more);
 enc_row *enc_batch_add_row(enc_batch *b);
 enc_quarantine *enc_batch_add_quarantine(enc_batch *b);
 /* Makes room for `more` rows beyond nrows in one allocation, so that adding them never

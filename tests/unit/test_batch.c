@@ -51,9 +51,39 @@ static void test_reset_keeps_capacity(void)
     enc_batch_free(&b);
 }
 
+/* Reserving records: one move at most, rows still follow, and the room is really there. */
+static void test_reserve_records(void)
+{
+    enc_batch b;
+    enc_batch_init(&b);
+    enc_record *r = enc_batch_add_record(&b);
+    enc_row *row = enc_batch_add_row(&b);
+    T_CHECK(r && row);
+    if (!r || !row)
+        return;
+    memset(r, 0, sizeof *r);
+    r->line = 7;
+    memset(row, 0, sizeof *row);
+    row->rec = &b.recs[0];
+    T_CHECK(enc_batch_reserve_records(&b, 100000) == ENC_OK);
+    T_CHECK(b.cap_recs >= 100001);
+    T_CHECK(b.rows[0].rec == &b.recs[0] && b.rows[0].rec->line == 7);
+    const enc_record *at = b.recs;
+    for (int i = 0; i < 100000; i++)
+        enc_batch_add_record(&b);
+    T_CHECK(b.recs == at && b.nrecs == 100001); /* never moved again */
+    T_CHECK(enc_batch_reserve_records(&b, 10) == ENC_OK); /* grows when full */
+    T_CHECK(b.cap_recs >= 100011 && b.rows[0].rec == &b.recs[0]);
+    T_CHECK(enc_batch_reserve_records(&b, SIZE_MAX) == ENC_ERROR);
+    T_CHECK(enc_batch_reserve_records(&b, SIZE_MAX / 8) == ENC_ERROR);
+    T_CHECK(b.nrecs == 100001 && b.rows[0].rec->line == 7);
+    enc_batch_free(&b);
+}
+
 int main(void)
 {
     T_RUN(test_rows_follow_moved_records);
     T_RUN(test_reset_keeps_capacity);
+    T_RUN(test_reserve_records);
     return t_summary("batch");
 }
