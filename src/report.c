@@ -3,7 +3,7 @@
  * Charts read only the aggregates: the yearly and monthly totals up to the rollup horizon
  * and the daily rows after it (plan.c chooses), each with HyperLogLog sketches of
  * listeners, so they never touch the events. A wrapped reads one user's events through
- * TABLE_BY_USER.
+ * TABLE_BY_USER, in whichever layout the table has (user_index.c shapes the query).
  * Rendering goes into an enc_buf; table output is sanitised for a terminal (control
  * bytes become spaces, invalid UTF-8 becomes U+FFFD, long names are cut with "…").
  */
@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "sql_hll.h"
 #include "timestamp.h"
+#include "user_index.h"
 
 enum {
     BUSY_TIMEOUT_MS = 5000, /* a writer's commit holds the WAL lock only briefly */
@@ -236,25 +237,6 @@ enc_status enc_report_table_exists(sqlite3 *db, const char *table, bool *exists,
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sql_fail(db, "reading the schema", err);
-    return ENC_OK;
-}
-
-/* Prepares sql, in which every "%s" is the (already checked) table name. */
-static enc_status prepare_t(sqlite3 *db, const char *fmt, const char *table, sqlite3_stmt **st, enc_err *err)
-{
-    char sql[SQL_MAX];
-    /* Count the placeholders so the format never reads an argument it was not given. */
-    const char *args[4] = {table, table, table, table};
-    int n = 0;
-    for (const char *p = fmt; (p = strstr(p, "%s")) != NULL; p += 2)
-        n++;
-    if (n > 4)
-        return enc_err_set(err, "internal error: query template has too many table names");
-    int len = snprintf(sql, sizeof sql, fmt, args[0], args[1], args[2], args[3]);
-    if (len < 0 || (size_t)len >= sizeof sql)
-        return enc_err_set(err, "internal error: query too long");
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-        return sql_fail(db, "preparing the query", err);
     return ENC_OK;
 }
 
@@ -826,34 +808,39 @@ enc_status enc_chart_render(const enc_chart *c, enc_report_format f, enc_buf *ou
 
 /* ---- wrapped -------------------------------------------------------------------- */
 
-/* Every query is one index range: user_id = ?1 AND ?2 <= event_time < ?3. */
-#define WRAPPED_WHERE "FROM \"%s\" WHERE user_id = ?1 AND event_time >= ?2 AND event_time < ?3"
+/* Each query reads one user's rows of one year through TABLE_BY_USER: "%s" is the
+ * FROM … WHERE that enc_user_index_from shapes for the table's layout (one range per
+ * ingestion generation, or one range of the old (user_id, event_time) index). */
 static const char wrapped_totals_sql[] =
-    "SELECT count(*), coalesce(sum(duration), 0), count(DISTINCT song_id), count(DISTINCT artist) " WRAPPED_WHERE;
-static const char wrapped_songs_sql[] =
-    "SELECT song_id, max(title), max(artist), count(*) AS plays " WRAPPED_WHERE
-    " AND song_id IS NOT NULL GROUP BY song_id ORDER BY plays DESC, song_id LIMIT 5";
-static const char wrapped_artists_sql[] = "SELECT artist, count(*) AS plays " WRAPPED_WHERE
-                                          " AND artist IS NOT NULL GROUP BY artist ORDER BY plays DESC, artist LIMIT 5";
-static const char wrapped_genre_sql[] = "SELECT genre, count(*) AS plays " WRAPPED_WHERE
-                                        " AND genre IS NOT NULL GROUP BY genre ORDER BY plays DESC, genre LIMIT 1";
-static const char wrapped_device_sql[] = "SELECT device, count(*) AS plays " WRAPPED_WHERE
-                                         " AND device IS NOT NULL GROUP BY device ORDER BY plays DESC, device LIMIT 1";
+    "SELECT count(*), coalesce(sum(duration), 0), count(DISTINCT song_id), count(DISTINCT artist) %s";
+static const char wrapped_songs_sql[] = "SELECT song_id, max(title), max(artist), count(*) AS plays %s"
+                                        " AND song_id IS NOT NULL GROUP BY song_id ORDER BY plays DESC, song_id LIMIT 5";
+static const char wrapped_artists_sql[] =
+    "SELECT artist, count(*) AS plays %s AND artist IS NOT NULL GROUP BY artist ORDER BY plays DESC, artist LIMIT 5";
+static const char wrapped_genre_sql[] =
+    "SELECT genre, count(*) AS plays %s AND genre IS NOT NULL GROUP BY genre ORDER BY plays DESC, genre LIMIT 1";
+static const char wrapped_device_sql[] =
+    "SELECT device, count(*) AS plays %s AND device IS NOT NULL GROUP BY device ORDER BY plays DESC, device LIMIT 1";
 
 typedef struct {
     const char *user;
     char from[16];
     char to[16];
+    char source[SQL_MAX / 2]; /* FROM … WHERE, from enc_user_index_from */
 } wrapped_span;
 
 typedef enc_status (*row_fn)(sqlite3_stmt *st, size_t i, enc_wrapped *w, enc_err *err);
 
-static enc_status wrapped_run(sqlite3 *db, const char *table, const char *sql, const wrapped_span *sp, enc_wrapped *w,
-                              row_fn fn, enc_err *err)
+static enc_status wrapped_run(sqlite3 *db, const char *fmt, const wrapped_span *sp, enc_wrapped *w, row_fn fn,
+                              enc_err *err)
 {
+    char sql[SQL_MAX];
+    int len = snprintf(sql, sizeof sql, fmt, sp->source);
+    if (len < 0 || (size_t)len >= sizeof sql)
+        return enc_err_set(err, "internal error: query too long");
     sqlite3_stmt *st = NULL;
-    if (prepare_t(db, sql, table, &st, err) != ENC_OK)
-        return ENC_ERROR;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(db, "preparing the query", err);
     sqlite3_bind_text(st, 1, sp->user, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, sp->from, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, sp->to, -1, SQLITE_STATIC);
@@ -947,15 +934,20 @@ enc_status enc_wrapped_query(sqlite3 *db, const char *table, const char *user, i
     wrapped_span sp = {.user = user};
     snprintf(sp.from, sizeof sp.from, "%04d-01-01", year);
     snprintf(sp.to, sizeof sp.to, "%04d-13", year);
-    enc_status rc = wrapped_run(db, table, wrapped_totals_sql, &sp, w, totals_row, err);
+    enc_user_index ix;
+    enc_status rc = enc_user_index_read(db, table, &ix, err);
+    if (rc == ENC_OK)
+        rc = enc_user_index_from(&ix, table, sp.source, sizeof sp.source, err);
+    if (rc == ENC_OK)
+        rc = wrapped_run(db, wrapped_totals_sql, &sp, w, totals_row, err);
     if (rc == ENC_OK && w->plays > 0) {
-        rc = wrapped_run(db, table, wrapped_songs_sql, &sp, w, song_row, err);
+        rc = wrapped_run(db, wrapped_songs_sql, &sp, w, song_row, err);
         if (rc == ENC_OK)
-            rc = wrapped_run(db, table, wrapped_artists_sql, &sp, w, artist_row, err);
+            rc = wrapped_run(db, wrapped_artists_sql, &sp, w, artist_row, err);
         if (rc == ENC_OK)
-            rc = wrapped_run(db, table, wrapped_genre_sql, &sp, w, genre_row, err);
+            rc = wrapped_run(db, wrapped_genre_sql, &sp, w, genre_row, err);
         if (rc == ENC_OK)
-            rc = wrapped_run(db, table, wrapped_device_sql, &sp, w, device_row, err);
+            rc = wrapped_run(db, wrapped_device_sql, &sp, w, device_row, err);
     }
     if (rc != ENC_OK)
         enc_wrapped_free(w);

@@ -146,9 +146,11 @@ typedef struct {
     char *top_device; /* most used device (ties: name asc), NULL when none */
 } enc_wrapped;
 
-/* One user's plays in one calendar year (UTC) from `table` (checked identifier), using the
- * TABLE_BY_USER index on (user_id, event_time). user is bound, never pasted into SQL. A
- * user with no plays gives ENC_OK and w->plays == 0. Free with enc_wrapped_free. */
+/* One user's plays in one calendar year (UTC) from `table` (checked identifier), read
+ * through TABLE_BY_USER in the table's layout (user_index.h): one range per ingestion
+ * generation of ("event_id" >> bits, user_id, event_time), or one range of an older
+ * table's (user_id, event_time). user is bound, never pasted into SQL. A user with no
+ * plays gives ENC_OK and w->plays == 0. Free with enc_wrapped_free. */
 enc_status enc_wrapped_query(sqlite3 *db, const char *table, const char *user, int year, enc_wrapped *w, enc_err *err);
 void enc_wrapped_free(enc_wrapped *w);
 

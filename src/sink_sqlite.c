@@ -1,7 +1,9 @@
 /* sink_sqlite — the embedded default warehouse: MUSIC_EVENTS in one SQLite file.
  *
- * Owns the connection, the DDL (events, quarantine, checkpoint and batch log tables)
- * and the prepared statements. One batch is one `BEGIN IMMEDIATE … COMMIT`: rows,
+ * Owns the connection, the DDL (events, quarantine, checkpoint and batch log tables;
+ * the events table's user index comes from user_index.c, in the table's layout: a new
+ * table has event_id INTEGER PRIMARY KEY, the rowid, never bound on insert) and the
+ * prepared statements. One batch is one `BEGIN IMMEDIATE … COMMIT`: rows,
  * quarantine, positions and the batch log entry commit together or not at all, which
  * is the whole exactly-once argument. WAL journal with synchronous=FULL by default (a
  * committed batch survives power loss; readers such as `encore top` run during
@@ -26,6 +28,7 @@
 #include "sql_hll.h"
 #include "sqlite_ckpt.h"
 #include "timestamp.h"
+#include "user_index.h"
 
 typedef struct {
     sqlite3 *db;
@@ -143,7 +146,7 @@ static enc_status create_schema(sqlite_ctx *c, enc_err *err)
     snprintf(sql, sizeof sql,
              "CREATE TABLE IF NOT EXISTS \"%s\" (song_id TEXT, user_id TEXT, device TEXT, timestamp TEXT, "
              "_rescued_data TEXT, country TEXT, subscription TEXT, title TEXT, artist TEXT, genre TEXT, "
-             "duration INTEGER, event_time TEXT);"
+             "duration INTEGER, event_time TEXT, event_id INTEGER PRIMARY KEY);"
              "CREATE TABLE IF NOT EXISTS \"%s_QUARANTINE\" (source_file TEXT, line INTEGER, reason TEXT, "
              "raw TEXT, ingested_at TEXT);"
              "CREATE TABLE IF NOT EXISTS \"_ENCORE_CHECKPOINT\" (pipeline TEXT NOT NULL, source_key TEXT NOT NULL, "
@@ -153,7 +156,6 @@ static enc_status create_schema(sqlite_ctx *c, enc_err *err)
              "committed_at TEXT, events INTEGER, rows INTEGER, quarantined INTEGER, rescued INTEGER, "
              "bytes INTEGER, duplicates INTEGER);"
              "CREATE TABLE IF NOT EXISTS \"%s_DAILY\" " DAILY_COLUMNS ";"
-             "CREATE INDEX IF NOT EXISTS \"%s_BY_USER\" ON \"%s\" (user_id, event_time);"
              "CREATE TABLE IF NOT EXISTS \"_ENCORE_DEDUP\" (pipeline TEXT NOT NULL, max_time INTEGER NOT NULL, "
              "keys BLOB NOT NULL);"
              /* Every commit expires old keys: without this index that DELETE read the whole
@@ -162,9 +164,12 @@ static enc_status create_schema(sqlite_ctx *c, enc_err *err)
              "CREATE TABLE IF NOT EXISTS \"QUALITY_RESULTS\" (batch_id INTEGER NOT NULL, pipeline TEXT NOT NULL, "
              "rule TEXT NOT NULL, column_name TEXT, action TEXT NOT NULL, evaluated INTEGER NOT NULL, "
              "failed INTEGER NOT NULL, samples TEXT, checked_at TEXT NOT NULL);",
-             t, t, t, t, t);
+             t, t, t);
     if (exec(c, sql, err) != ENC_OK)
         return ENC_ERROR;
+    int rc = enc_user_index_create(c->db, t, ENC_USER_INDEX_GEN_BITS);
+    if (rc != SQLITE_OK)
+        return db_fail(c, rc, "create the user index", err);
     return add_committed_at(c, err);
 }
 

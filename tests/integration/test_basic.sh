@@ -11,9 +11,9 @@ check_eq "exit status" "$?" "0"
 check_match "summary line" "$out" "encore: 4 files, 15 events read, 10 rows written, 4 quarantined, 1 rescued, 1 duplicates"
 check_match "bad duration warned with its line" "$(cat "$WORK/err")" "songs.csv:4: duration 'abc'"
 
-check_eq "column order is the seed's" \
+check_eq "column order is the seed's, then event_id" \
   "$(sql "SELECT group_concat(name, ',') FROM pragma_table_info('MUSIC_EVENTS')")" \
-  "song_id,user_id,device,timestamp,_rescued_data,country,subscription,title,artist,genre,duration,event_time"
+  "song_id,user_id,device,timestamp,_rescued_data,country,subscription,title,artist,genre,duration,event_time,event_id"
 check_eq "row count" "$(sql 'SELECT count(*) FROM MUSIC_EVENTS')" "10"
 
 row() { sql "SELECT $1 FROM MUSIC_EVENTS WHERE $2"; }
