@@ -9,7 +9,7 @@
 # has no 29 February, so every shifted date is valid. Where a copy's day meets another's
 # (plays near New Year), the rows are merged as encore would: plays and seconds added,
 # sketches united with encore_hll_merge — hence bench_sql, which has encore's functions.
-# The _BY_USER index is dropped during the copy and rebuilt (sorted) at the end. The
+# The _BY_USER index is dropped during the copy and rebuilt (sorted, in SRC's layout) at the end. The
 # monthly and yearly totals, when SRC has them, are rebuilt from the daily rows. So DST
 # is what `encore run` would write for COPIES years of SRC's stream, each year the same.
 set -euo pipefail
@@ -23,6 +23,10 @@ t=MUSIC_EVENTS
 cols="song_id, user_id, device, timestamp, _rescued_data, country, subscription, title, artist, genre, duration"
 shift_year() { echo "printf('%04d', CAST(substr($1, 1, 4) AS INTEGER) - $2) || substr($1, 5)"; }
 rollups=$(sqlite3 "$src" "SELECT count(*) FROM sqlite_schema WHERE name = '${t}_MONTHLY'")
+# rebuilt as SRC has it: on ("event_id" >> 16, user_id, event_time), or (user_id, event_time)
+# for a table from before event_id (the copies get new event_ids, after SRC's)
+by_user=$(sqlite3 "$src" "SELECT sql FROM sqlite_schema WHERE name = '${t}_BY_USER'")
+[ -n "$by_user" ] || by_user="CREATE INDEX \"${t}_BY_USER\" ON \"$t\" (user_id, event_time)"
 copy_sql() { # one INSERT pair per copy, in SRC's rowid order (as the pipeline wrote it)
     for ((k = 1; k < copies; k++)); do
         cat <<EOF
@@ -64,6 +68,6 @@ fi
 "$SQL" "$dst" <<EOF
 PRAGMA journal_mode = OFF;
 PRAGMA cache_size = -1000000;
-CREATE INDEX "${t}_BY_USER" ON "$t" (user_id, event_time);
+$by_user;
 PRAGMA journal_mode = WAL;
 EOF

@@ -6,8 +6,7 @@
  * the rows sorted by user within each ingestion generation of 2^bits rows. A batch lands
  * in the last one or two generations, so a commit rewrites a bounded run of index pages
  * instead of leaves all over a (user_id, event_time) index, whose whole width every batch
- * of random users touched. A reader seeks each generation once (a few thousand at 100M
- * rows). A table from an older encore (no event_id) keeps its (user_id, event_time)
+ * of random users touched. A reader seeks each generation once (~6100 at 100M rows). A table from an older encore (no event_id) keeps its (user_id, event_time)
  * index and is never rewritten. Called by sink_sqlite.c (creates the index) and
  * report.c (reads the layout back, builds the query). Never prints.
  */
@@ -21,11 +20,13 @@
 
 #include "status.h"
 
-/* 2^16 rows a generation: a watch-mode commit rewrites at most one generation's index
- * pages (~4 MB), and a wrapped on 100M rows seeks ~1500 generations (bench/RESULTS.md,
- * session 4). Stored in the index's definition, so a database keeps the value it was
- * created with. */
-#define ENC_USER_INDEX_GEN_BITS 16
+/* 2^14 rows a generation: a small watch-mode commit rewrites at most one generation's
+ * index pages (~16 of 64 KiB), and a wrapped on 100M rows seeks ~6100 generations, once
+ * (~30 ms). 2^12, 2^16 and 2^18 were measured too (bench/RESULTS.md, session 4). Kept in
+ * the index's definition, so a database keeps the value it was created with. */
+#ifndef ENC_USER_INDEX_GEN_BITS /* a benchmark build may set another */
+#define ENC_USER_INDEX_GEN_BITS 14
+#endif
 #define ENC_USER_INDEX_GEN_BITS_MAX 40
 
 typedef struct {

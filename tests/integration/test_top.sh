@@ -142,7 +142,7 @@ check_eq "wrapped json with no plays" "$(wrapped --user nobody --year 2025 --for
 # (tests/unit/test_user_index.c checks the plan of the query wrapped runs on this index)
 check_eq "wrapped's user index, in generations" \
     "$(sqlite3 "$DB" "SELECT sql FROM sqlite_schema WHERE name = 'MUSIC_EVENTS_BY_USER'")" \
-    'CREATE INDEX "MUSIC_EVENTS_BY_USER" ON "MUSIC_EVENTS" ("event_id" >> 16, user_id, event_time)'
+    'CREATE INDEX "MUSIC_EVENTS_BY_USER" ON "MUSIC_EVENTS" ("event_id" >> 14, user_id, event_time)'
 
 # --- ENCORE_TRACE_SQL=1: the statements a report runs, as written (parameters, never values)
 traced=$(ENCORE_TRACE_SQL=1 "$ENCORE" wrapped --sink "sqlite:$DB" --user U1 --year 2025 2>&1 >/dev/null)
