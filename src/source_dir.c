@@ -45,6 +45,7 @@ typedef struct {
     enc_framer fr;     /* framing state at offset */
     bool fr_ready;
     bool seen;         /* found by the current scan */
+    bool queued;       /* in the work list */
     bool broken;       /* unreadable or overwritten: reported, skipped until it changes */
     int64_t broken_size;
 } dir_file;
@@ -62,7 +63,11 @@ typedef struct {
     size_t nwatches, cap_watches;
     bool scan_due;
     int64_t last_scan_us;
-    size_t cursor;     /* file to continue with when a batch filled up */
+    /* Files that may have bytes to read now or once settled, oldest first (a scan's
+     * finds in path order): each poll visits these, not every file ever seen, so a
+     * directory of many ingested files costs nothing per poll. */
+    dir_file **work;
+    size_t nwork, cap_work;
     char pending_msg[160];
     enc_err *err;      /* the current call's error record */
 } dir_ctx;
@@ -201,6 +206,31 @@ static const char *watched_dir(const dir_ctx *c, int wd)
     return NULL;
 }
 
+/* Has bytes we have not consumed, now or once its incomplete tail settles? */
+static bool may_have_work(const dir_ctx *c, const dir_file *f)
+{
+    if (f->broken)
+        return f->broken_size != f->size; /* skipped until it changes */
+    return f->size != f->done_size || (f->tail && !c->cfg.once);
+}
+
+static enc_status enqueue(dir_ctx *c, dir_file *f)
+{
+    if (f->queued)
+        return ENC_OK;
+    if (c->nwork == c->cap_work) {
+        size_t ncap = c->cap_work ? c->cap_work * 2 : 64;
+        dir_file **nw = enc_realloc(c->work, ncap * sizeof *nw);
+        if (!nw)
+            return ENC_ERROR;
+        c->work = nw;
+        c->cap_work = ncap;
+    }
+    c->work[c->nwork++] = f;
+    f->queued = true;
+    return ENC_OK;
+}
+
 /* Records one candidate file found by the scan. */
 static enc_status scan_file(dir_ctx *c, const char *path, bool gz, const struct stat *st, bool *added)
 {
@@ -216,6 +246,8 @@ static enc_status scan_file(dir_ctx *c, const char *path, bool gz, const struct 
         f->size = st->st_size;
         f->changed_us = enc_mono_us();
     }
+    if (may_have_work(c, f) && enqueue(c, f) != ENC_OK)
+        return enc_err_set(c->err, "out of memory while scanning '%s'", path);
     return ENC_OK;
 }
 
@@ -261,6 +293,7 @@ static enc_status scan(dir_ctx *c)
     if (added || c->nsorted < c->nfiles)
         qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
     c->nsorted = c->nfiles;
+    qsort(c->work, c->nwork, sizeof *c->work, cmp_files); /* a scan's finds are read in path order */
     c->scan_due = false;
     c->last_scan_us = enc_mono_us();
     return rc;
@@ -586,22 +619,30 @@ static bool has_work(const dir_ctx *c, const dir_file *f, int64_t now)
     return f->tail && !c->cfg.once && settled(c, f, now);
 }
 
+/* Reads the work list in order until the batch is full. A file leaves the list once
+ * nothing is left to read (or it vanished: a scan that finds it again puts it back); a
+ * file the batch filled up in stays first, to continue with next time. */
 static enc_status fill_batch(dir_ctx *c, enc_batch *b)
 {
     int64_t now = enc_mono_us();
-    for (size_t k = 0; k < c->nfiles && !batch_full(c, b); k++) {
-        size_t i = (c->cursor + k) % c->nfiles;
-        dir_file *f = c->files[i];
-        if (!f->seen || !has_work(c, f, now))
-            continue;
-        if (read_file(c, f, b) != ENC_OK)
-            return ENC_ERROR;
-        if (batch_full(c, b))
-            c->cursor = i; /* continue with this file next time */
+    size_t kept = 0, i = 0;
+    enc_status rc = ENC_OK;
+    for (; i < c->nwork && !batch_full(c, b); i++) {
+        dir_file *f = c->work[i];
+        if (f->seen && has_work(c, f, now) && (rc = read_file(c, f, b)) != ENC_OK) {
+            i++;
+            c->work[kept++] = f;
+            break;
+        }
+        if (f->seen && may_have_work(c, f))
+            c->work[kept++] = f;
+        else
+            f->queued = false;
     }
-    if (!batch_full(c, b))
-        c->cursor = 0;
-    return ENC_OK;
+    for (; i < c->nwork; i++)
+        c->work[kept++] = c->work[i];
+    c->nwork = kept;
+    return rc;
 }
 
 /* Takes one inotify event: a file event updates just that file (no directory walk), so
@@ -673,8 +714,8 @@ static int64_t next_wake_ms(const dir_ctx *c)
 {
     int64_t wake = c->cfg.poll_ms;
     int64_t now = enc_mono_us();
-    for (size_t i = 0; i < c->nfiles; i++) {
-        const dir_file *f = c->files[i];
+    for (size_t i = 0; i < c->nwork; i++) { /* a waiting tail stays in the work list */
+        const dir_file *f = c->work[i];
         if (f->tail && f->done_size == f->size) {
             int64_t left = (f->changed_us + c->cfg.settle_ms * 1000 - now) / 1000 + 1;
             if (left < wake)
@@ -779,6 +820,7 @@ static void dir_close(void *ctx)
         enc_free(c->files[i]);
     }
     enc_free(c->files);
+    enc_free(c->work);
     for (size_t i = 0; i < c->nwatches; i++)
         enc_free(c->watches[i].dir);
     enc_free(c->watches);
