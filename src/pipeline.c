@@ -35,6 +35,7 @@ typedef struct {
     void *sink_ctx;
     int64_t started_us;
     enc_dedup *dedup; /* reader thread only; NULL when the watermark is 0 */
+    bool agg_early;   /* aggregate rows as they come (no rule can quarantine them later) */
     enc_sort_item *sort_items; /* reader thread's scratch for sorting rows (owned): 2 * items_cap */
     size_t items_cap;
     enc_row *sort_rows;        /* sort_cap rows; swapped with a batch's rows by each sort */
@@ -374,7 +375,8 @@ static enc_status add_aggregates(enc_batch *b, size_t from, enc_err *err)
 
 /* What the reader thread does to the records a poll added: enrich, drop duplicates and,
  * when no quality rule can quarantine rows later, aggregate (in file order the rows'
- * strings are read front to back). */
+ * strings are read front to back). In watch mode the batch is sealed while the writer
+ * waits for it, so what is done here instead of at the seal comes off the latency. */
 static enc_status process_new(pipeline *p, enc_batch *b, fill_mark *m, enc_err *err)
 {
     enc_enrich_ctx ectx = {p->cfg->songs, p->cfg->users};
@@ -383,7 +385,7 @@ static enc_status process_new(pipeline *p, enc_batch *b, fill_mark *m, enc_err *
     m->recs = b->nrecs;
     if (p->dedup && drop_duplicates(p, b, m->rows, err) != ENC_OK)
         return ENC_ERROR;
-    if (p->cfg->aggregates && !p->cfg->quality && add_aggregates(b, m->rows, err) != ENC_OK)
+    if (p->agg_early && add_aggregates(b, m->rows, err) != ENC_OK)
         return ENC_ERROR;
     m->rows = b->nrows;
     return ENC_OK;
@@ -395,7 +397,7 @@ static enc_status seal(pipeline *p, enc_batch *b, enc_err *err)
     if (p->cfg->quality && enc_quality_check_batch(p->cfg->quality, b, enc_wall_us(), err) != ENC_OK)
         return ENC_ERROR; /* a `fail` rule: this batch is never committed */
     if (p->cfg->aggregates) {
-        if (p->cfg->quality && add_aggregates(b, 0, err) != ENC_OK)
+        if (!p->agg_early && add_aggregates(b, 0, err) != ENC_OK)
             return ENC_ERROR;
         if (b->agg && enc_agg_sort(b->agg) != ENC_OK)
             return enc_err_set(err, "out of memory sorting aggregates");
@@ -516,7 +518,8 @@ static enc_status start(pipeline *p, void *src_ctx, bool *source_opened, enc_err
 enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *st, enc_err *err)
 {
     int64_t t0 = enc_mono_us();
-    pipeline p = {.cfg = cfg, .started_us = t0};
+    pipeline p = {.cfg = cfg, .started_us = t0,
+                  .agg_early = cfg->aggregates && (!cfg->quality || !enc_quality_may_quarantine(cfg->quality))};
     enc_batch batches[NBATCH];
     ptr_set files = {0};
     enc_status rc = ENC_ERROR;

@@ -493,6 +493,14 @@ bool enc_quality_stopped(const enc_quality *q)
     return q->stopped;
 }
 
+bool enc_quality_may_quarantine(const enc_quality *q)
+{
+    for (size_t i = 0; i < q->cfg.rules->n; i++)
+        if (q->cfg.rules->rules[i].action == ENC_ACT_QUARANTINE)
+            return true;
+    return false;
+}
+
 bool enc_quality_any_fail(const enc_quality *q)
 {
     return q->any_fail;

@@ -62,6 +62,11 @@ enc_status enc_quality_check_batch(enc_quality *q, enc_batch *b, int64_t now_us,
 
 bool enc_quality_stopped(const enc_quality *q);
 
+/* True when a rule may move rows to the quarantine (a `quarantine` action): only then
+ * can the check change which rows a batch writes (warn only counts; fail stops the whole
+ * batch), so a pipeline may aggregate rows before the check when this is false. */
+bool enc_quality_may_quarantine(const enc_quality *q);
+
 /* Totals so far: the rules in file order, then the reference checks. */
 const enc_quality_total *enc_quality_totals(const enc_quality *q, size_t *n);
 

@@ -250,6 +250,23 @@ static void test_fail_stops(void)
     teardown(&f);
 }
 
+/* Only a `quarantine` rule can change which rows a batch writes. */
+static void test_may_quarantine(void)
+{
+    fixture f;
+    setup(&f, "warn expect_column_values_to_not_be_null device\nfail expect_column_values_to_exist_in song_id\n", 0,
+          true);
+    T_CHECK(!enc_quality_may_quarantine(f.q));
+    teardown(&f);
+    setup(&f, "warn expect_column_values_to_not_be_null device\nquarantine expect_column_values_to_exist_in song_id\n",
+          0, true);
+    T_CHECK(enc_quality_may_quarantine(f.q));
+    teardown(&f);
+    setup(&f, ENC_RULES_DEFAULT_TEXT, 0, true);
+    T_CHECK(!enc_quality_may_quarantine(f.q)); /* the default set is warn-only */
+    teardown(&f);
+}
+
 static void test_samples(void)
 {
     fixture f;
@@ -359,6 +376,7 @@ int main(void)
     T_RUN(test_unique_within_watermark);
     T_RUN(test_quarantine_moves_rows);
     T_RUN(test_fail_stops);
+    T_RUN(test_may_quarantine);
     T_RUN(test_samples);
     T_RUN(test_reference_checks);
     T_RUN(test_out_of_memory);
