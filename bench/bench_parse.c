@@ -26,6 +26,7 @@
 #include "enrich.h"
 #include "event_json.h"
 #include "framer.h"
+#include "hash.h"
 
 #define PIECE_DEFAULT 0 /* bytes per read(); 0: whole files (pieces measured no better, RESULTS.md session 4) */
 
@@ -37,6 +38,7 @@ typedef struct {
     const char *songs_path, *users_path; /* both set: enrich mode */
     long batch;
     long piece; /* bytes read at a time; 0 (--whole): each file in one read, then framed */
+    bool digest; /* --digest: hash every row and quarantine entry (to compare builds; slower) */
     char **files;
     int nfiles;
 } options;
@@ -74,7 +76,7 @@ static void perf_ctl(const char *cmd)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_parse [--enrich SONGS.csv USERS.csv] [--batch N] [--piece BYTES | --whole] FILE...\n");
+    fprintf(stderr, "usage: bench_parse [--enrich SONGS.csv USERS.csv] [--batch N] [--piece BYTES | --whole] [--digest] FILE...\n");
     return 2;
 }
 
@@ -93,6 +95,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->piece = atol(argv[++i]);
         } else if (strcmp(argv[i], "--whole") == 0) {
             o->piece = 0;
+        } else if (strcmp(argv[i], "--digest") == 0) {
+            o->digest = true;
         } else {
             return usage();
         }
@@ -223,6 +227,8 @@ typedef struct {
     enc_enrich_ctx ectx;
     long limit;
     size_t enriched; /* records of the batch already enriched */
+    bool digest;
+    uint64_t sum; /* --digest: of every row's columns and every quarantine entry, in order */
     const char *origin, *origin_json;
     counts *c;
 } enrich_state;
@@ -249,12 +255,40 @@ static int enrich_new(void *arg)
     return 0;
 }
 
+static uint64_t mix(uint64_t sum, const void *p, size_t n)
+{
+    return enc_hash_bytes(p, n, sum * 31 + n + (p != NULL));
+}
+
+/* Folds the batch's output into s->sum: two builds that print the same digest made the
+ * same rows (every text column, NULL or not, the duration and event time) and quarantined
+ * the same records for the same reasons. */
+static void digest_batch(enrich_state *s)
+{
+    const enc_batch *b = &s->batch;
+    for (size_t i = 0; i < b->nrows; i++) {
+        const enc_row *r = &b->rows[i];
+        for (int c = 0; c < ENC_COL_NTEXT; c++)
+            s->sum = mix(s->sum, r->text[c].p, r->text[c].n);
+        s->sum = mix(s->sum, r->event_time.p, r->event_time.n);
+        int64_t v[2] = {r->duration, r->event_time_us};
+        s->sum = mix(s->sum, v, sizeof v);
+    }
+    for (size_t i = 0; i < b->nquar; i++) {
+        const enc_quarantine *q = &b->quar[i];
+        s->sum = mix(s->sum, q->reason, strlen(q->reason));
+        s->sum = mix(s->sum, &q->line, sizeof q->line);
+    }
+}
+
 static int flush_batch(enrich_state *s)
 {
     if (s->batch.nrecs == 0)
         return 0;
     if (enrich_new(s) != 0)
         return -1;
+    if (s->digest)
+        digest_batch(s);
     s->c->ok += (long long)s->batch.nrows;
     s->c->bad += (long long)s->batch.nquar;
     enc_batch_reset(&s->batch);
@@ -308,7 +342,7 @@ int main(int argc, char **argv)
     bool enrich = o.songs_path != NULL;
     counts c = {0};
     parse_state ps = {.c = &c};
-    enrich_state es = {.limit = o.batch, .c = &c};
+    enrich_state es = {.limit = o.batch, .c = &c, .digest = o.digest};
     enc_arena_init(&ps.arena, 1 << 20);
     enc_batch_init(&es.batch);
 
@@ -346,6 +380,8 @@ int main(int argc, char **argv)
            "events_per_s=%.0f mb_per_s=%.1f cpu_seconds=%.6f faults=%ld\n",
            enrich ? "enrich" : "parse", c.events, c.ok, c.bad, c.bytes, secs, (double)(t0 - t_load) / 1e6,
            secs > 0 ? (double)c.events / secs : 0.0, secs > 0 ? (double)c.bytes / secs / 1e6 : 0.0, (double)(c1 - c0) / 1e6, f1 - f0);
+    if (o.digest)
+        printf("digest=%016llx\n", (unsigned long long)es.sum);
     enc_free(buf);
     enc_arena_free(&ps.arena);
     enc_batch_free(&es.batch);

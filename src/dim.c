@@ -11,6 +11,10 @@
  * (`pre`, zero-padded). For keys of up to 8 bytes, tag and pre together decide
  * equality exactly, so a hit never reads the id's bytes; longer keys compare in full
  * once tag and pre match. The slot index comes from the hash's low bits.
+ *
+ * Join profiles (users): the distinct (country, subscription, device) triples, each kept
+ * once, and per user the number of its triple, so enc_users_join_many reads 4 bytes per
+ * user instead of the user's 64-byte row (bench/RESULTS.md, session 4).
  */
 #include "dim.h"
 
@@ -63,6 +67,7 @@ typedef struct {
     size_t row_size;
     const col_spec *cols; /* cols[0] is the id */
     size_t ncols;
+    bool profiles; /* every other column is COL_INTERN: build the join profiles (below) */
 } table_spec;
 
 typedef struct {
@@ -73,6 +78,13 @@ typedef struct {
     uint64_t hmask; /* applied to every hash; ~0 except under enc_dim_test_hash_bits */
     block *blocks;  /* string storage, newest first */
     enc_dim_load_report report;
+    /* Join profiles (spec->profiles): the distinct rows but for the id, each stored once
+     * as a row with a NULL id, and for each row the number of its profile. A join then
+     * reads 4 bytes per row (a 4 MB array for 1M users, mostly in cache) instead of the
+     * row itself (64 MB, a cache miss each). NULL for other tables. */
+    char *prof_rows;
+    uint32_t *prof_of;
+    size_t nprof;
 } dimtab;
 
 struct enc_songs {
@@ -99,9 +111,9 @@ static const col_spec user_cols[] = {
 };
 
 static const table_spec song_spec = {"songs.csv", "song_id,title,artist,genre,duration", sizeof(enc_song), song_cols,
-                                     sizeof song_cols / sizeof song_cols[0]};
+                                     sizeof song_cols / sizeof song_cols[0], false};
 static const table_spec user_spec = {"users.csv", "user_id,country,subscription,device", sizeof(enc_user), user_cols,
-                                     sizeof user_cols / sizeof user_cols[0]};
+                                     sizeof user_cols / sizeof user_cols[0], true};
 
 static unsigned test_hash_bits; /* 0 = full hashes */
 
@@ -615,6 +627,73 @@ oom:
     return enc_err_set(err, "out of memory indexing %s '%s' (%zu rows)", t->spec->file, L->name, t->count);
 }
 
+/* ---- join profiles ------------------------------------------------------------------ */
+
+/* Interned values are stored once, so two rows hold the same values exactly when the
+ * bytes of their slices after the id are equal. */
+static inline const char *row_attrs(const dimtab *t, const char *row)
+{
+    (void)t;
+    return row + sizeof(enc_slice);
+}
+
+/* Adds row's profile unless an equal one is in the open-addressing set hs (entries are
+ * profile numbers + 1). Returns its number, or -1 when out of memory. */
+static long profile_find_or_add(dimtab *t, uint32_t *hs, size_t mask, size_t *cap, const char *row)
+{
+    size_t rs = t->spec->row_size, an = rs - sizeof(enc_slice);
+    const char *a = row_attrs(t, row);
+    for (size_t i = (size_t)enc_hash_bytes(a, an, DIM_SEED) & mask;; i = (i + 1) & mask) {
+        if (hs[i] == 0) {
+            if (t->nprof == *cap) {
+                char *grown = enc_realloc(t->prof_rows, *cap * 2 * rs);
+                if (!grown)
+                    return -1;
+                t->prof_rows = grown;
+                *cap *= 2;
+            }
+            char *p = t->prof_rows + t->nprof * rs;
+            memset(p, 0, sizeof(enc_slice)); /* the id: NULL */
+            memcpy(p + sizeof(enc_slice), a, an);
+            hs[i] = (uint32_t)++t->nprof;
+            return (long)(t->nprof - 1);
+        }
+        if (memcmp(row_attrs(t, t->prof_rows + (size_t)(hs[i] - 1) * rs), a, an) == 0)
+            return (long)hs[i] - 1;
+    }
+}
+
+/* Builds prof_rows and prof_of for a table whose spec asks for them. The set of distinct
+ * profiles is kept at most half full; when more profiles than rows / 2 turn up (they
+ * would save nothing) the table just has none and joins read the rows. */
+static enc_status build_profiles(dimtab *t)
+{
+    if (!t->spec->profiles || t->count == 0)
+        return ENC_OK;
+    size_t limit = t->count / 2 + 16, nslots = slots_for(2 * limit), cap = 64;
+    size_t rs = t->spec->row_size;
+    uint32_t *hs = enc_calloc(nslots, sizeof *hs);
+    t->prof_of = enc_malloc(t->count * sizeof *t->prof_of);
+    t->prof_rows = enc_malloc(cap * rs);
+    enc_status st = hs && t->prof_of && t->prof_rows ? ENC_OK : ENC_ERROR;
+    for (size_t e = 0; st == ENC_OK && e < t->count && t->nprof < limit; e++) {
+        long p = profile_find_or_add(t, hs, nslots - 1, &cap, t->rows + e * rs);
+        if (p < 0)
+            st = ENC_ERROR;
+        else
+            t->prof_of[e] = (uint32_t)p;
+    }
+    enc_free(hs);
+    if (st != ENC_OK || t->nprof >= limit) {
+        enc_free(t->prof_rows);
+        enc_free(t->prof_of);
+        t->prof_rows = NULL;
+        t->prof_of = NULL;
+        t->nprof = 0;
+    }
+    return st;
+}
+
 static void dimtab_release(dimtab *t)
 {
     block *b = t->blocks;
@@ -625,6 +704,8 @@ static void dimtab_release(dimtab *t)
     }
     enc_free(t->rows);
     enc_free(t->ix.slots);
+    enc_free(t->prof_rows);
+    enc_free(t->prof_of);
 }
 
 /* Loads into *t from an open reader, which it closes. On error *t holds nothing. */
@@ -650,6 +731,8 @@ static enc_status dimtab_load(dimtab *t, const table_spec *spec, enc_csv *csv, c
     enc_free(L.vix.slots);
     if (st == ENC_OK)
         st = index_rows(&L, err);
+    if (st == ENC_OK && build_profiles(t) != ENC_OK)
+        st = enc_err_set(err, "out of memory indexing %s '%s' (%zu rows)", spec->file, name, t->count);
     if (st == ENC_OK && L.warn && L.nwarn > ENC_DIM_MAX_WARNINGS) {
         char msg[600];
         snprintf(msg, sizeof msg, "%s: %zu more warnings not shown", name, L.nwarn - ENC_DIM_MAX_WARNINGS);
@@ -700,8 +783,10 @@ static inline const char *dimtab_get(const dimtab *t, const char *id, size_t n, 
 
 /* Many lookups at once, the way index_fill inserts: the slot of key i + AHEAD is
  * prefetched while key i is probed, so the cache misses of a batch overlap instead of
- * queueing one behind the other. Each found row is prefetched for the caller too. */
-static void dimtab_get_many(const dimtab *t, const enc_slice *ids, size_t n, size_t row_size, const void **out)
+ * queueing one behind the other. Each found row is prefetched for the caller too; with
+ * `profiles`, out[i] is the row's join profile instead, and only its number is fetched. */
+static inline void dimtab_get_many(const dimtab *t, const enc_slice *ids, size_t n, size_t row_size, bool profiles,
+                                   const void **out)
 {
     enum { AHEAD = 16 };
     uint64_t ring[AHEAD];
@@ -722,12 +807,22 @@ static void dimtab_get_many(const dimtab *t, const enc_slice *ids, size_t n, siz
         }
         size_t at;
         uint32_t e = ids[i].n ? index_find(&t->ix, t->rows, row_size, ids[i].p, ids[i].n, h, &at) : 0;
+        if (profiles) { /* out[i] is for now where the profile's number is */
+            out[i] = e ? &t->prof_of[e - 1] : NULL;
+            if (e)
+                PREFETCH(out[i]);
+            continue;
+        }
         out[i] = e ? t->rows + (size_t)(e - 1) * row_size : NULL;
         if (out[i]) { /* a row may straddle two cache lines */
             PREFETCH(out[i]);
             PREFETCH((const char *)out[i] + row_size - 1);
         }
     }
+    if (profiles)
+        for (size_t i = 0; i < n; i++)
+            if (out[i])
+                out[i] = t->prof_rows + (size_t)*(const uint32_t *)out[i] * row_size;
 }
 
 /* ---- the typed API ---------------------------------------------------------------- */
@@ -754,7 +849,7 @@ const enc_song *enc_songs_get(const enc_songs *t, const char *id, size_t n)
 
 void enc_songs_get_many(const enc_songs *t, const enc_slice *ids, size_t n, const enc_song **out)
 {
-    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_song), (const void **)out);
+    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_song), false, (const void **)out);
 }
 
 size_t enc_songs_count(const enc_songs *t)
@@ -797,7 +892,13 @@ const enc_user *enc_users_get(const enc_users *t, const char *id, size_t n)
 
 void enc_users_get_many(const enc_users *t, const enc_slice *ids, size_t n, const enc_user **out)
 {
-    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_user), (const void **)out);
+    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_user), false, (const void **)out);
+}
+
+void enc_users_join_many(const enc_users *t, const enc_slice *ids, size_t n, const enc_user **out)
+{
+    bool profiles = t && t->t.prof_of;
+    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_user), profiles, (const void **)out);
 }
 
 size_t enc_users_count(const enc_users *t)

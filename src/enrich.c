@@ -119,7 +119,7 @@ static void join_chunk(const enc_enrich_ctx *ctx, enc_row *rows, size_t n)
         uids[i] = rows[i].text[ENC_COL_USER_ID];
     }
     enc_songs_get_many(ctx->songs, sids, n, songs);
-    enc_users_get_many(ctx->users, uids, n, users);
+    enc_users_join_many(ctx->users, uids, n, users);
     for (size_t i = 0; i < n; i++) {
         enc_row *row = &rows[i];
         const enc_song *s = songs[i];

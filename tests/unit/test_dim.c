@@ -588,6 +588,76 @@ static void test_big_values(void)
     enc_songs_free(t);
 }
 
+/* Joining users: the same three columns as enc_users_get, from records shared by users
+ * with equal values (user_id NULL); NULL for ids not there; also with colliding hashes, and
+ * when nearly every user has values of its own (no profiles: the rows themselves). */
+/* The very same bytes (interned values are stored once), or both NULL. */
+static int same(enc_slice a, enc_slice b)
+{
+    return a.p == b.p && a.n == b.n;
+}
+
+static void check_join_many(const char *csv, int n, int shared, int want_shared)
+{
+    enc_err err;
+    enc_users *u = users_from(csv, NULL, &err);
+    T_CHECK(u != NULL && enc_users_count(u) == (size_t)n);
+    if (!u)
+        return;
+    enc_slice *ids = calloc((size_t)n + 2, sizeof *ids);
+    const enc_user **out = calloc((size_t)n + 2, sizeof *out);
+    for (int i = 0; i < n; i++)
+        ids[i] = enc_users_at(u, (size_t)i)->user_id;
+    ids[n] = enc_slice_make("nobody", 6);
+    ids[n + 1] = ENC_SLICE_NULL;
+    enc_users_join_many(u, ids, (size_t)n + 2, out);
+    int bad = 0, sharing = 0;
+    for (int i = 0; i < n; i++) {
+        const enc_user *r = enc_users_at(u, (size_t)i), *j = out[i];
+        if (!j) {
+            bad++;
+            continue;
+        }
+        bad += !same(j->country, r->country) || !same(j->subscription, r->subscription) || !same(j->device, r->device);
+        bad += j != r && j->user_id.p != NULL;
+        sharing += i > 0 && j == out[i - shared];
+    }
+    T_CHECK(bad == 0);
+    T_CHECK(out[n] == NULL && out[n + 1] == NULL);
+    T_CHECK(want_shared ? sharing >= n - shared - 1 : sharing == 0);
+    free(ids);
+    free(out);
+    enc_users_free(u);
+}
+
+static void test_join_many(void)
+{
+    enum { N = 3000 };
+    size_t cap = 64 + N * 64;
+    char *few = malloc(cap), *own = malloc(cap);
+    size_t o = (size_t)snprintf(few, cap, "user_id,country,subscription,device\n");
+    size_t q = (size_t)snprintf(own, cap, "user_id,country,subscription,device\n");
+    for (int i = 0; i < N; i++) {
+        /* 7 profiles, in turn; one with NULLs */
+        static const char *const c[] = {"BR", "GB", "", "US", "BR", "DE", "FR"};
+        o += (size_t)snprintf(few + o, cap - o, "U%07d,%s,%s,%s\n", i, c[i % 7], i % 7 == 2 ? "" : "free",
+                              i % 7 == 2 ? "" : i % 7 == 4 ? "tv" : "mobile");
+        q += (size_t)snprintf(own + q, cap - q, "user-with-a-long-id-%d,c%d,free,tv\n", i, i);
+    }
+    for (unsigned bits = 0; bits <= 4; bits += 4) {
+        enc_dim_test_hash_bits(bits);
+        check_join_many(few, N, 7, 1);
+        check_join_many(own, N, 1, 0);
+    }
+    enc_dim_test_hash_bits(0);
+    free(few);
+    free(own);
+    const enc_user *none[1] = {(const enc_user *)1};
+    enc_slice id = enc_slice_make("U1", 2);
+    enc_users_join_many(NULL, &id, 1, none);
+    T_CHECK(none[0] == NULL);
+}
+
 static void test_load_file(void)
 {
     char path[] = "/tmp/encore_test_dim_XXXXXX";
@@ -652,6 +722,7 @@ int main(void)
     T_RUN(test_lookup_shared_hashes);
     T_RUN(test_100k_rows);
     T_RUN(test_big_values);
+    T_RUN(test_join_many);
     T_RUN(test_load_file);
     T_RUN(test_alloc_failures);
     return t_summary("dim");
