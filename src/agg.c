@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "hash.h"
+#include "pack.h"
 #include "radix.h"
 #include "timestamp.h"
 
@@ -19,6 +20,9 @@ struct enc_agg {
     enc_sort_item *order;   /* after enc_agg_sort: entries in key order (2 * order_cap items) */
     enc_buf blobs;          /* after enc_agg_sort: every entry's listeners_blob */
     size_t order_cap;
+    enc_buf packed;         /* after enc_agg_sort: every pack's blob */
+    enc_agg_pack *packs;
+    size_t npacks, packs_cap;
     bool sorted;
 };
 
@@ -34,8 +38,10 @@ enum { BLOBS_CAP = 1 << 30 }; /* a batch's sketches: far below this (a dense one
 enc_agg *enc_agg_new(void)
 {
     enc_agg *a = enc_calloc(1, sizeof(enc_agg));
-    if (a)
+    if (a) {
         enc_buf_init(&a->blobs, BLOBS_CAP);
+        enc_buf_init(&a->packed, BLOBS_CAP);
+    }
     return a;
 }
 
@@ -45,7 +51,9 @@ void enc_agg_reset(enc_agg *a)
         enc_hll_free(a->entries[i].listeners);
     a->n = 0;
     a->sorted = false;
+    a->npacks = 0;
     enc_buf_reset(&a->blobs);
+    enc_buf_reset(&a->packed);
     if (a->slots)
         memset(a->slots, 0, a->nslots * sizeof *a->slots);
 }
@@ -59,6 +67,8 @@ void enc_agg_free(enc_agg *a)
     enc_free(a->slots);
     enc_free(a->order);
     enc_buf_free(&a->blobs);
+    enc_buf_free(&a->packed);
+    enc_free(a->packs);
     enc_free(a);
 }
 
@@ -109,6 +119,63 @@ static enc_status serialize_all(enc_agg *a)
     return ENC_OK;
 }
 
+size_t enc_agg_pack_count(const enc_agg *a)
+{
+    return a->npacks;
+}
+
+const enc_agg_pack *enc_agg_pack_at(const enc_agg *a, size_t i)
+{
+    return &a->packs[i];
+}
+
+static enc_status push_pack(enc_agg *a, enc_agg_dim dim, int64_t day, size_t end)
+{
+    if (a->npacks == a->packs_cap) {
+        size_t ncap = a->packs_cap ? a->packs_cap * 2 : 16;
+        enc_agg_pack *np = enc_realloc(a->packs, ncap * sizeof *np);
+        if (!np)
+            return ENC_ERROR;
+        a->packs = np;
+        a->packs_cap = ncap;
+    }
+    a->packs[a->npacks++] = (enc_agg_pack){dim, day, {NULL, end}}; /* n: end offset until pack_all ends */
+    return ENC_OK;
+}
+
+/* One pack per run of sorted entries with the same (dimension, day); slices are set once
+ * the buffer stops moving. */
+static enc_status pack_all(enc_agg *a)
+{
+    enc_buf_reset(&a->packed);
+    a->npacks = 0;
+    for (size_t i = 0, j; i < a->n; i = j) {
+        const enc_agg_entry *first = enc_agg_at(a, i);
+        for (j = i + 1; j < a->n; j++) {
+            const enc_agg_entry *e = enc_agg_at(a, j);
+            if (e->dim != first->dim || e->day != first->day)
+                break;
+        }
+        if (enc_pack_begin(&a->packed, j - i) != ENC_OK)
+            return ENC_ERROR;
+        for (size_t k = i; k < j; k++) {
+            const enc_agg_entry *e = enc_agg_at(a, k);
+            enc_pack_entry pe = {e->key, e->plays, e->seconds, e->listeners_blob, e->title, e->artist};
+            if (enc_pack_put(&a->packed, &pe) != ENC_OK)
+                return ENC_ERROR;
+        }
+        if (push_pack(a, first->dim, first->day, a->packed.len) != ENC_OK)
+            return ENC_ERROR;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < a->npacks; i++) {
+        size_t end = a->packs[i].blob.n;
+        a->packs[i].blob = (enc_slice){a->packed.data + at, end - at};
+        at = end;
+    }
+    return ENC_OK;
+}
+
 /* Days since 1970 plus this are positive and below 2^23 for years 0001-9999. */
 #define DAY_BIAS 719163
 
@@ -138,7 +205,9 @@ enc_status enc_agg_sort(enc_agg *a)
     enc_radix_sort(a->order, a->order + a->n, a->n);
     enc_sort_ties(a->order, a->n, cmp_entries, a->entries);
     a->sorted = true;
-    return serialize_all(a);
+    if (serialize_all(a) != ENC_OK)
+        return ENC_ERROR;
+    return pack_all(a);
 }
 
 static enc_status grow_slots(enc_agg *a)

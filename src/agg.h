@@ -38,6 +38,14 @@ typedef struct {
     enc_slice title, artist; /* ENC_AGG_SONG only */
 } enc_agg_entry;
 
+/* After enc_agg_sort: the entries of one (dimension, day) as one pack (pack.h), which the
+ * sink stores instead of upserting each entry when the day is after its rollup horizon. */
+typedef struct {
+    enc_agg_dim dim;
+    int64_t day;
+    enc_slice blob; /* owned by the agg */
+} enc_agg_pack;
+
 typedef struct enc_agg enc_agg;
 
 enc_agg *enc_agg_new(void);
@@ -49,9 +57,12 @@ const enc_agg_entry *enc_agg_at(const enc_agg *a, size_t i);
 const char *enc_agg_dim_name(enc_agg_dim d); /* "song", "artist", ... */
 /* Orders the entries (as enc_agg_at sees them) by (dimension name, day, key), the
  * sink's primary-key order, so its B-tree is written front to back instead of at
- * random (a time-ordered stream appends), and serializes each sketch into
- * listeners_blob, so the sink's thread only binds bytes. Call only when the batch is
+ * random (a time-ordered stream appends), serializes each sketch into listeners_blob
+ * and packs each (dimension, day)'s entries, so the sink's thread only binds bytes. Call only when the batch is
  * complete: no rows may be added after it. ENC_ERROR only when out of memory. */
 enc_status enc_agg_sort(enc_agg *a);
+/* After enc_agg_sort: the packs, in the entries' order. */
+size_t enc_agg_pack_count(const enc_agg *a);
+const enc_agg_pack *enc_agg_pack_at(const enc_agg *a, size_t i);
 
 #endif

@@ -2,10 +2,12 @@
 #include "plan.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "hll.h"
+#include "pending.h"
 #include "rollup.h"
 #include "timestamp.h"
 
@@ -16,10 +18,13 @@ struct enc_plan {
     char dim[16];
     enc_segment seg[ENC_SEGMENTS_MAX];
     size_t nseg;
-    char (*days)[11]; /* the days with rows in the day runs, ascending */
-    size_t ndays;
-    sqlite3_stmt *at[3]; /* by enc_grain: (listeners, title, artist) of ?1 dimension, ?2 period, ?3 key */
+    char (*days)[11]; /* the days with rows or pending packs in the day runs, ascending */
+    size_t ndays, days_cap;
+    bool live;           /* temp.enc_live holds the period's pending packs, merged */
+    sqlite3_stmt *at[4]; /* by enc_grain, then LIVE: (listeners, title, artist) of ?1 dimension, ?2 period, ?3 key */
 };
+
+enum { LIVE = 3 }; /* at[LIVE] reads temp.enc_live */
 
 static enc_status sql_fail(sqlite3 *db, const char *what, enc_err *err)
 {
@@ -146,21 +151,106 @@ static enc_status data_span(enc_plan *p, const char *table, char first[11], char
     else if (text_column(st, 0, first) != ENC_OK || text_column(st, 1, last) != ENC_OK)
         s = enc_err_set(err, "reading the chart: a daily row's day is not YYYY-MM-DD");
     sqlite3_finalize(st);
+    char pfirst[11], plast[11];
+    if (s == ENC_OK && (s = enc_pending_span(p->db, table, p->dim, pfirst, plast, err)) == ENC_OK && pfirst[0]) {
+        if (!first[0] || strcmp(pfirst, first) < 0)
+            memcpy(first, pfirst, 11);
+        if (!last[0] || strcmp(plast, last) > 0)
+            memcpy(last, plast, 11);
+    }
     return s;
 }
 
-static enc_status push_day(enc_plan *p, const char day[11], size_t *cap, enc_err *err)
+static enc_status push_day(enc_plan *p, const char day[11], enc_err *err)
 {
-    if (p->ndays == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 32;
+    if (p->ndays == p->days_cap) {
+        size_t ncap = p->days_cap ? p->days_cap * 2 : 32;
         char(*d)[11] = enc_realloc(p->days, ncap * sizeof *d);
         if (!d)
             return enc_err_set(err, "out of memory reading the chart");
         p->days = d;
-        *cap = ncap;
+        p->days_cap = ncap;
     }
     memcpy(p->days[p->ndays++], day, 11);
     return ENC_OK;
+}
+
+static int cmp_day(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* ---- pending packs ------------------------------------------------------------------------ */
+
+static enc_status live_row(void *arg, const char day[11], const enc_pack_entry *e, enc_err *err)
+{
+    enc_plan *p = arg;
+    sqlite3_stmt *st = p->at[LIVE];
+    sqlite3_bind_text(st, 1, p->dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, e->key.p, (int)e->key.n, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, e->plays);
+    sqlite3_bind_int64(st, 5, e->seconds);
+    sqlite3_bind_blob(st, 6, e->sketch.p, (int)e->sketch.n, SQLITE_STATIC);
+    for (int i = 0; i < 2; i++) {
+        enc_slice t = i ? e->artist : e->title;
+        if (t.p)
+            sqlite3_bind_text(st, 7 + i, t.p, (int)t.n, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 7 + i);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sql_fail(p->db, "merging pending deltas for the chart", err);
+    p->live = true;
+    if (p->ndays == 0 || strcmp(p->days[p->ndays - 1], day) != 0)
+        return push_day(p, day, err);
+    return ENC_OK;
+}
+
+/* The packs of the period's days (all after the rollup horizon) merged into temp.enc_live,
+ * a table shaped like TABLE_DAILY that the day runs read beside it. */
+static enc_status load_live(enc_plan *p, const char *table, const char *lo, const char *hi, enc_err *err)
+{
+    static const char ddl[] =
+        "CREATE TEMP TABLE IF NOT EXISTS enc_live (dimension TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, "
+        "plays INTEGER NOT NULL, seconds INTEGER NOT NULL, listeners BLOB NOT NULL, title TEXT, artist TEXT, "
+        "PRIMARY KEY (dimension, day, key)) WITHOUT ROWID; DELETE FROM temp.enc_live";
+    if (sqlite3_exec(p->db, ddl, NULL, NULL, NULL) != SQLITE_OK)
+        return sql_fail(p->db, "preparing the chart", err);
+    if (sqlite3_prepare_v2(p->db,
+                           "INSERT INTO temp.enc_live (dimension, day, key, plays, seconds, listeners, title, artist) "
+                           "VALUES (?,?,?,?,?,?,?,?)",
+                           -1, &p->at[LIVE], NULL) != SQLITE_OK)
+        return sql_fail(p->db, "preparing the chart", err);
+    enc_status s = enc_pending_scan(p->db, table, p->dim, lo, hi, live_row, p, err);
+    sqlite3_finalize(p->at[LIVE]);
+    p->at[LIVE] = NULL;
+    if (s != ENC_OK)
+        return s;
+    if (!p->live)
+        return ENC_OK;
+    if (sqlite3_prepare_v2(p->db,
+                           "SELECT listeners, title, artist FROM temp.enc_live WHERE dimension = ?1 AND day = ?2 "
+                           "AND key = ?3",
+                           -1, &p->at[LIVE], NULL) != SQLITE_OK)
+        return sql_fail(p->db, "preparing the chart", err);
+    sqlite3_bind_text(p->at[LIVE], 1, p->dim, -1, SQLITE_STATIC);
+    return ENC_OK;
+}
+
+/* The days of find_days and load_live in one ascending list without repeats. */
+static void unique_days(enc_plan *p)
+{
+    if (p->ndays < 2)
+        return;
+    qsort(p->days, p->ndays, sizeof *p->days, cmp_day);
+    size_t k = 1;
+    for (size_t i = 1; i < p->ndays; i++)
+        if (strcmp(p->days[i], p->days[k - 1]) != 0)
+            memcpy(p->days[k++], p->days[i], 11);
+    p->ndays = k;
 }
 
 /* The days that have rows in the day runs: one seek each. */
@@ -170,7 +260,6 @@ static enc_status find_days(enc_plan *p, const char *table, enc_err *err)
     if (prepare(p, table, "SELECT min(day) FROM \"%s_DAILY\" WHERE dimension = ?1 AND day >= ?2 AND day <= ?3", &st,
                 err) != ENC_OK)
         return ENC_ERROR;
-    size_t cap = 0;
     enc_status s = ENC_OK;
     for (size_t i = 0; i < p->nseg && s == ENC_OK; i++) {
         if (p->seg[i].grain != ENC_GRAIN_DAY)
@@ -191,7 +280,7 @@ static enc_status find_days(enc_plan *p, const char *table, enc_err *err)
                 s = enc_err_set(err, "reading the chart: a daily row's day is not YYYY-MM-DD");
                 break;
             }
-            if (!day[0] || (s = push_day(p, day, &cap, err)) != ENC_OK || strcmp(day, p->seg[i].hi) >= 0)
+            if (!day[0] || (s = push_day(p, day, err)) != ENC_OK || strcmp(day, p->seg[i].hi) >= 0)
                 break; /* the run's last day: no day after 9999-12-31 to look from */
             enc_ts_format_day(d + 1, at);
         }
@@ -222,7 +311,10 @@ static enc_status plan_build(enc_plan *p, const char *table, const char *from, c
     for (int g = 0; g < 3; g++)
         if ((g == ENC_GRAIN_DAY || rollups) && prepare(p, table, at_sql[g], &p->at[g], err) != ENC_OK)
             return ENC_ERROR;
-    return find_days(p, table, err);
+    if (find_days(p, table, err) != ENC_OK || load_live(p, table, lo, hi, err) != ENC_OK)
+        return ENC_ERROR;
+    unique_days(p);
+    return ENC_OK;
 }
 
 enc_status enc_plan_open(sqlite3 *db, const char *table, const char *dim, const char *from, const char *to,
@@ -246,7 +338,7 @@ void enc_plan_free(enc_plan *p)
 {
     if (!p)
         return;
-    for (int g = 0; g < 3; g++)
+    for (int g = 0; g < 4; g++)
         sqlite3_finalize(p->at[g]);
     enc_free(p->days);
     enc_free(p);
@@ -258,13 +350,18 @@ size_t enc_plan_segments(const enc_plan *p, const enc_segment **seg)
     return p->nseg;
 }
 
+bool enc_plan_live(const enc_plan *p)
+{
+    return p->live;
+}
+
 /* ---- one key's cells ---------------------------------------------------------------------- */
 
 /* Called with a cell's row (listeners, title, artist); returns true to stop. */
 typedef bool (*cell_fn)(sqlite3_stmt *row, void *ctx, enc_status *s, enc_err *err);
 
 /* Looks the key up in one cell; *stop when fn says so or on an error (*s). */
-static bool visit(enc_plan *p, enc_grain g, const char *period, const char *key, cell_fn fn, void *ctx,
+static bool visit(enc_plan *p, int g, const char *period, const char *key, cell_fn fn, void *ctx,
                   enc_status *s, enc_err *err)
 {
     sqlite3_stmt *st = p->at[g];
@@ -293,7 +390,13 @@ static enc_status each_cell(enc_plan *p, const char *key, bool reverse, bool mon
         if (seg->grain == ENC_GRAIN_DAY) {
             for (size_t j = 0; j < p->ndays; j++) {
                 const char *d = p->days[reverse ? p->ndays - 1 - j : j];
-                if (strcmp(d, seg->lo) >= 0 && strcmp(d, seg->hi) <= 0 && visit(p, ENC_GRAIN_DAY, d, key, fn, ctx, &s, err))
+                if (strcmp(d, seg->lo) < 0 || strcmp(d, seg->hi) > 0)
+                    continue;
+                /* a day's pending packs are newer than its daily rows: read them first when
+                 * looking for the latest */
+                int first = reverse && p->live ? LIVE : ENC_GRAIN_DAY, second = first == LIVE ? ENC_GRAIN_DAY : LIVE;
+                if (visit(p, first, d, key, fn, ctx, &s, err) ||
+                    (p->live && visit(p, second, d, key, fn, ctx, &s, err)))
                     return s;
             }
             continue;

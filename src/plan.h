@@ -2,7 +2,8 @@
  *
  * The totals (rollup.h) cover days up to the rollup horizon R; TABLE_DAILY covers every day.
  * enc_period_segments cuts a period into runs read from the coarsest table that covers
- * them; an enc_plan then answers, for one key, the union of its listener sketches and its
+ * them (days after R: TABLE_DAILY plus the pending packs, merged into a temp table when
+ * the plan opens); an enc_plan then answers, for one key, the union of its listener sketches and its
  * latest song names over those runs by primary-key lookups (one per year, month or day
  * with data), never by scanning other keys. Owned by report.c's chart query; reads only.
  */
@@ -43,6 +44,11 @@ enc_status enc_plan_open(sqlite3 *db, const char *table, const char *dim, const 
 void enc_plan_free(enc_plan *p); /* p may be NULL */
 
 size_t enc_plan_segments(const enc_plan *p, const enc_segment **seg);
+
+/* Whether days of the plan's day runs have pending packs (pending.h), merged into the
+ * connection's temp.enc_live (dimension, day, key, plays, seconds, listeners, title,
+ * artist): a chart's day runs then read it beside TABLE_DAILY. */
+bool enc_plan_live(const enc_plan *p);
 
 /* Estimated distinct listeners of key over the plan's period. */
 enc_status enc_plan_listeners(enc_plan *p, const char *key, int64_t *out, enc_err *err);

@@ -313,18 +313,23 @@ void enc_chart_free(enc_chart *c)
 /* The totals query: one UNION ALL branch per run, parameters ?2, ?3 … per branch. A run
  * of one period is `=`, so its rows come in key order. */
 static enc_status totals_sql(const char *table, enc_chart_metric metric, const enc_segment *seg, size_t nseg,
-                             int64_t limit, char *sql, size_t size, enc_err *err)
+                             bool live, int64_t limit, char *sql, size_t size, enc_err *err)
 {
     static const char *const order_col[] = {"plays", "listeners", "seconds"};
     size_t len = (size_t)snprintf(sql, size, "SELECT key, sum(plays) AS plays, sum(seconds) AS seconds FROM (");
     for (size_t i = 0; i < nseg && len < size; i++) {
         const char *col = grain_col[seg[i].grain], *op = strcmp(seg[i].lo, seg[i].hi) == 0 ? "=" : ">=";
         size_t lo = 2 * i + 2, hi = 2 * i + 3;
-        len += (size_t)snprintf(sql + len, size - len, "%sSELECT key, plays, seconds FROM \"%s_%s\" "
-                                "WHERE dimension = ?1 AND %s %s ?%zu", i ? " UNION ALL " : "", table,
-                                grain_table[seg[i].grain], col, op, lo);
-        if (len < size && *op == '>')
-            len += (size_t)snprintf(sql + len, size - len, " AND %s <= ?%zu", col, hi);
+        /* a day run reads the daily rows and, when the plan has them, the pending packs */
+        for (int from_live = 0; from_live < 1 + (live && seg[i].grain == ENC_GRAIN_DAY) && len < size; from_live++) {
+            char src[96];
+            snprintf(src, sizeof src, from_live ? "temp.enc_live" : "\"%s_%s\"", table, grain_table[seg[i].grain]);
+            len += (size_t)snprintf(sql + len, size - len, "%sSELECT key, plays, seconds FROM %s "
+                                    "WHERE dimension = ?1 AND %s %s ?%zu", i || from_live ? " UNION ALL " : "", src,
+                                    col, op, lo);
+            if (len < size && *op == '>')
+                len += (size_t)snprintf(sql + len, size - len, " AND %s <= ?%zu", col, hi);
+        }
     }
     if (len < size && metric == ENC_METRIC_LISTENERS)
         len += (size_t)snprintf(sql + len, size - len, ") GROUP BY key ORDER BY plays DESC, key");
@@ -366,7 +371,7 @@ static enc_status chart_totals(sqlite3 *db, const char *table, const enc_chart *
     if (nseg == 0)
         return ENC_OK; /* no rows in the period */
     char sql[SQL_MAX];
-    if (totals_sql(table, c->metric, seg, nseg, limit, sql, sizeof sql, err) != ENC_OK)
+    if (totals_sql(table, c->metric, seg, nseg, enc_plan_live(plan), limit, sql, sizeof sql, err) != ENC_OK)
         return ENC_ERROR;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -501,6 +506,9 @@ enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_ch
     enc_chart_row *rows = NULL;
     size_t n = 0;
     enc_status rc = ENC_ERROR;
+    /* One read transaction: a writer that moves the horizon or folds pending packs between
+     * two of the chart's statements must not make it count a day twice or not at all. */
+    bool own_tx = sqlite3_get_autocommit(db) && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     if (enc_plan_open(db, table, by_names[c->by], c->period.from, c->period.to, &plan, err) != ENC_OK ||
         chart_totals(db, table, c, plan, limit, &rows, &n, err) != ENC_OK)
         goto out;
@@ -520,6 +528,8 @@ enc_status enc_chart_query(sqlite3 *db, const char *table, int64_t limit, enc_ch
 out:
     chart_rows_free(rows, n);
     enc_plan_free(plan);
+    if (own_tx)
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL); /* a read: nothing to lose */
     return rc;
 }
 

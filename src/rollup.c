@@ -16,6 +16,7 @@ enum { SQL_MAX = 1536, NAME_MAX_LEN = 80 };
 
 struct enc_rollup {
     sqlite3 *db; /* borrowed from the sink */
+    enc_pending *pending; /* borrowed from the sink */
     char table[NAME_MAX_LEN];
     sqlite3_stmt *get_horizon, *set_horizon;
     sqlite3_stmt *late_month, *late_year;  /* one late delta */
@@ -248,16 +249,22 @@ static int64_t busiest_day(const enc_agg *a)
     return best;
 }
 
-enc_status enc_rollup_add(enc_rollup *r, const enc_agg *a, enc_err *err)
+enc_status enc_rollup_through(enc_rollup *r, int64_t *horizon, enc_err *err)
 {
     bool present;
-    int64_t horizon;
     sqlite3_bind_text(r->get_horizon, 1, r->table, -1, SQLITE_STATIC);
-    enc_status s = read_horizon_row(r->db, r->get_horizon, &present, &horizon, err);
+    enc_status s = read_horizon_row(r->db, r->get_horizon, &present, horizon, err);
+    if (s == ENC_OK && !present)
+        return enc_err_set(err, "sqlite: the rollup horizon of %s is missing from _ENCORE_ROLLUP", r->table);
+    return s;
+}
+
+enc_status enc_rollup_add(enc_rollup *r, const enc_agg *a, enc_err *err)
+{
+    int64_t horizon;
+    enc_status s = enc_rollup_through(r, &horizon, err);
     if (s != ENC_OK)
         return s;
-    if (!present)
-        return enc_err_set(err, "sqlite: the rollup horizon of %s is missing from _ENCORE_ROLLUP", r->table);
     size_t n = enc_agg_count(a);
     for (size_t i = 0; i < n && horizon != ENC_ROLLUP_NONE; i++) {
         const enc_agg_entry *e = enc_agg_at(a, i);
@@ -267,6 +274,8 @@ enc_status enc_rollup_add(enc_rollup *r, const enc_agg *a, enc_err *err)
     int64_t busiest = busiest_day(a);
     if (busiest == ENC_ROLLUP_NONE || busiest - 1 <= horizon)
         return ENC_OK;
+    if (r->pending && (s = enc_pending_fold_through(r->pending, busiest - 1, err)) != ENC_OK)
+        return s;
     return roll(r, horizon, busiest - 1, err);
 }
 
@@ -347,6 +356,9 @@ static enc_status rebuild(enc_rollup *r, enc_err *err)
     int rc = sqlite3_exec(r->db, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return fail(r->db, rc, "creating the monthly and yearly totals", err);
+    enc_status s = r->pending ? enc_pending_fold_through(r->pending, enc_ts_days_from_civil(9999, 12, 31), err) : ENC_OK;
+    if (s != ENC_OK)
+        return s;
     int64_t latest;
     if (prepare_all(r, err) != ENC_OK || latest_day(r, &latest, err) != ENC_OK)
         return ENC_ERROR;
@@ -380,7 +392,7 @@ static enc_status open_tables(enc_rollup *r, enc_err *err)
     return s;
 }
 
-enc_status enc_rollup_open(sqlite3 *db, const char *table, enc_rollup **out, enc_err *err)
+enc_status enc_rollup_open(sqlite3 *db, const char *table, enc_pending *pending, enc_rollup **out, enc_err *err)
 {
     *out = NULL;
     if (strlen(table) + sizeof "_MONTHLY" > NAME_MAX_LEN)
@@ -389,6 +401,7 @@ enc_status enc_rollup_open(sqlite3 *db, const char *table, enc_rollup **out, enc
     if (!r)
         return enc_err_set(err, "out of memory");
     r->db = db;
+    r->pending = pending;
     snprintf(r->table, sizeof r->table, "%s", table);
     if (open_tables(r, err) != ENC_OK) {
         enc_rollup_free(r);

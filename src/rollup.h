@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "agg.h"
+#include "pending.h"
 #include "status.h"
 
 /* R before anything is rolled: a day before 0001-01-01, so R + 1 stays a valid number. */
@@ -35,14 +36,22 @@ typedef struct enc_rollup enc_rollup;
 /* Makes sure the rollup tables exist for events table `table` (a checked identifier, whose
  * TABLE_DAILY exists, in (dimension, day, key) order). A database without them, or with
  * totals from an older encore (no listeners column, no horizon), gets them rebuilt from
- * TABLE_DAILY in one transaction, rolled up to the day before its latest day. Then prepares
+ * TABLE_DAILY in one transaction (pending deltas folded into it first), rolled up to the
+ * day before its latest day. pending (borrowed, outlives r; NULL: none) is folded into the daily rows
+ * of the days the horizon passes. Then prepares
  * the statements. *out is the caller's, freed with enc_rollup_free. Must not be called
  * inside a transaction. */
-enc_status enc_rollup_open(sqlite3 *db, const char *table, enc_rollup **out, enc_err *err);
+enc_status enc_rollup_open(sqlite3 *db, const char *table, enc_pending *pending, enc_rollup **out, enc_err *err);
 
-/* Inside the caller's transaction, after the batch's deltas went into TABLE_DAILY: adds
- * late deltas to the totals, then moves the horizon (see above). ENC_RETRY when the
- * database is busy, else ENC_ERROR with err set. */
+/* The horizon R (ENC_ROLLUP_NONE before the first roll), read inside the caller's
+ * transaction: a batch's deltas of days <= R go to TABLE_DAILY one by one, the others
+ * to the pending packs. */
+enc_status enc_rollup_through(enc_rollup *r, int64_t *through, enc_err *err);
+
+/* Inside the caller's transaction, after the batch's deltas went into TABLE_DAILY or the
+ * pending packs: adds late deltas to the totals, then moves the horizon (see above),
+ * folding the pending packs of the days it passes into TABLE_DAILY first. ENC_RETRY when
+ * the database is busy, else ENC_ERROR with err set. */
 enc_status enc_rollup_add(enc_rollup *r, const enc_agg *a, enc_err *err);
 
 /* The horizon of `table` in db: *present is false when the database has no lazily rolled

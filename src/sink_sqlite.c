@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "buf.h"
+#include "pending.h"
 #include "rollup.h"
 #include "sink.h"
 #include "sql_hll.h"
@@ -43,6 +44,7 @@ typedef struct {
     sqlite3_stmt *ins_dedup;
     sqlite3_stmt *del_dedup;
     sqlite3_stmt *ins_quality;
+    enc_pending *pending; /* packs of deltas of days after the rollup horizon */
     enc_rollup *rollup; /* monthly and yearly totals beside the daily rows */
     enc_ckpt *ckpt;     /* WAL checkpoints on their own thread; NULL for a database without a file */
     enc_position *positions; /* from load_positions, owned here */
@@ -310,7 +312,8 @@ static enc_status sq_open(void *ctx, const char *target, const enc_sink_config *
         return ENC_ERROR;
     if (enc_sql_hll_register(c->db) != SQLITE_OK)
         return db_fail(c, SQLITE_ERROR, "register functions", err);
-    if (create_schema(c, err) != ENC_OK || enc_rollup_open(c->db, c->table, &c->rollup, err) != ENC_OK)
+    if (create_schema(c, err) != ENC_OK || enc_pending_open(c->db, c->table, &c->pending, err) != ENC_OK ||
+        enc_rollup_open(c->db, c->table, c->pending, &c->rollup, err) != ENC_OK)
         return ENC_ERROR;
     if (prepare_all(c, err) != ENC_OK)
         return ENC_ERROR;
@@ -424,13 +427,28 @@ static void now_text(char out[ENC_TS_FORMAT_MAX])
     enc_ts_format(enc_wall_us() / 1000000 * 1000000, out);
 }
 
+/* Deltas of days up to the rollup horizon (late data) are upserted one by one into the
+ * daily rows and the totals; those after it are appended as one pack per (dimension,
+ * day), folded into the daily rows once when the horizon passes the day (pending.h). */
 static enc_status sq_write_aggregates(void *ctx, const enc_agg *a, enc_err *err)
 {
     sqlite_ctx *c = ctx;
     sqlite3_stmt *st = c->put_agg;
+    int64_t horizon;
+    enc_status s = enc_rollup_through(c->rollup, &horizon, err);
+    if (s != ENC_OK)
+        return s;
+    for (size_t i = 0, np = enc_agg_pack_count(a); i < np; i++) {
+        const enc_agg_pack *pk = enc_agg_pack_at(a, i);
+        if (pk->day > horizon &&
+            (s = enc_pending_append(c->pending, enc_agg_dim_name(pk->dim), pk->day, pk->blob, err)) != ENC_OK)
+            return s;
+    }
     size_t n = enc_agg_count(a);
     for (size_t i = 0; i < n; i++) {
         const enc_agg_entry *e = enc_agg_at(a, i);
+        if (e->day > horizon)
+            continue;
         char day[ENC_TS_FORMAT_MAX];
         enc_ts_format(e->day * ENC_US_PER_DAY, day);
         sqlite3_bind_text(st, 1, enc_agg_dim_name(e->dim), -1, SQLITE_STATIC);
@@ -441,8 +459,7 @@ static enc_status sq_write_aggregates(void *ctx, const enc_agg *a, enc_err *err)
         sqlite3_bind_blob(st, 6, e->listeners_blob.p, (int)e->listeners_blob.n, SQLITE_STATIC);
         bind_slice(st, 7, e->title);
         bind_slice(st, 8, e->artist);
-        enc_status s = step_reset(c, st, "update aggregates", err);
-        if (s != ENC_OK)
+        if ((s = step_reset(c, st, "update aggregates", err)) != ENC_OK)
             return s;
     }
     return enc_rollup_add(c->rollup, a, err);
@@ -595,10 +612,25 @@ static void sq_rollback(void *ctx)
     c->in_tx = false;
 }
 
+/* A writer that stops folds what it left pending into the daily rows, in one transaction
+ * of its own, so a stopped pipeline leaves TABLE_DAILY whole for plain SQL readers. When
+ * that fails (busy, disk full) the packs stay: charts read them, the next run folds them. */
+static void fold_pending(sqlite_ctx *c)
+{
+    if (!c->pending || !c->db || sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return;
+    enc_err ignored;
+    if (enc_pending_fold_through(c->pending, enc_ts_days_from_civil(9999, 12, 31), &ignored) == ENC_OK &&
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return;
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static void sq_close(void *ctx)
 {
     sqlite_ctx *c = ctx;
     sq_rollback(c);
+    fold_pending(c);
     enc_ckpt_stop(c->ckpt); /* before the close, whose own final checkpoint then finds no other connection */
     c->ckpt = NULL;
     sqlite3_finalize(c->ins_row);
@@ -612,6 +644,8 @@ static void sq_close(void *ctx)
     sqlite3_finalize(c->ins_quality);
     enc_rollup_free(c->rollup);
     c->rollup = NULL;
+    enc_pending_free(c->pending);
+    c->pending = NULL;
     for (size_t i = 0; i < c->npositions; i++)
         enc_free((char *)c->positions[i].key);
     enc_free(c->positions);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A full disk, two ways: a file-size limit (ulimit -f: write() fails with EFBIG, SIGXFSZ is
-# ignored) and, when this test may mount one, a 3 MB tmpfs. encore stops with one error line
+# ignored) and, when this test may mount one, a 4 MB tmpfs. encore stops with one error line
 # and exit 1, the database passes PRAGMA integrity_check with whole batches only, and once
 # space is freed a restart ends with exactly what one clean run writes.
 source "$(dirname "$0")/lib.sh"
@@ -43,7 +43,7 @@ check_stopped() {
 
 # --- a file-size limit ------------------------------------------------------------------
 (
-    ulimit -f 3000 # KiB: the WAL outgrows it after a batch or two
+    ulimit -f 4000 # KiB: the WAL outgrows it after a batch or two
     run "$WORK/lim.db" >"$WORK/out" 2>"$WORK/err"
 )
 rc=$?
@@ -55,7 +55,7 @@ check_eq "file-size limit: nothing lost or doubled vs a clean run" "$(digest "$W
 
 # --- a full tmpfs ------------------------------------------------------------------------
 mkdir "$MNT"
-if mount -t tmpfs -o size=3m tmpfs "$MNT" 2>/dev/null; then
+if mount -t tmpfs -o size=4m tmpfs "$MNT" 2>/dev/null; then
     run "$MNT/full.db" >"$WORK/out" 2>"$WORK/err"
     rc=$?
     check_stopped "full disk" "$MNT/full.db" \

@@ -1,0 +1,421 @@
+/* pending — TABLE_PENDING: packs appended per batch, merged in C, folded into TABLE_DAILY
+ * (see pending.h). */
+#include "pending.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "hll.h"
+#include "timestamp.h"
+
+enum { SQL_MAX = 1024, NAME_MAX_LEN = 80, DAY_PACKS_CAP = 1 << 30 };
+
+struct enc_pending {
+    sqlite3 *db; /* borrowed from the sink */
+    char table[NAME_MAX_LEN];
+    sqlite3_stmt *ins, *count, *del, *days_upto, *upsert;
+};
+
+static enc_status fail(sqlite3 *db, int rc, const char *what, enc_err *err)
+{
+    enc_err_set(err, "sqlite: %s: %s", what, sqlite3_errmsg(db));
+    int prim = rc & 0xff;
+    return prim == SQLITE_BUSY || prim == SQLITE_LOCKED ? ENC_RETRY : ENC_ERROR;
+}
+
+static enc_status prepare(sqlite3 *db, const char *table, sqlite3_stmt **st, bool persistent, enc_err *err,
+                          const char *fmt)
+{
+    char sql[SQL_MAX];
+    int len = snprintf(sql, sizeof sql, fmt, table, table);
+    if (len < 0 || (size_t)len >= sizeof sql)
+        return enc_err_set(err, "internal error: pending statement too long");
+    int rc = sqlite3_prepare_v3(db, sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL);
+    return rc == SQLITE_OK ? ENC_OK : fail(db, rc, "preparing the pending deltas", err);
+}
+
+static enc_status step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, enc_err *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? ENC_OK : fail(db, rc, what, err);
+}
+
+/* ---- merging a day's packs ------------------------------------------------------------ */
+
+/* The packs of one (dimension, day), copied out of SQLite (its blob pointers live only
+ * until the next step). */
+typedef struct {
+    enc_buf bytes;
+    size_t *end; /* pack i is bytes[end[i-1], end[i]) */
+    size_t n, cap;
+} day_packs;
+
+static enc_status packs_push(day_packs *d, const void *p, size_t n, enc_err *err)
+{
+    if (d->n == d->cap) {
+        size_t ncap = d->cap ? d->cap * 2 : 16;
+        size_t *ne = enc_realloc(d->end, ncap * sizeof *ne);
+        if (!ne)
+            return enc_err_set(err, "out of memory merging pending deltas");
+        d->end = ne;
+        d->cap = ncap;
+    }
+    if (n && enc_buf_append(&d->bytes, p, n) != ENC_OK)
+        return enc_err_set(err, "out of memory merging pending deltas");
+    d->end[d->n++] = d->bytes.len;
+    return ENC_OK;
+}
+
+/* Folds src's sketch into *acc (created from it when NULL). */
+static enc_status unite(enc_hll **acc, enc_slice sketch, enc_err *err)
+{
+    enc_hll *h = NULL;
+    enc_err why;
+    if (enc_hll_deserialize(sketch.p, sketch.n, &h, &why) != ENC_OK)
+        return enc_err_set(err, "pending deltas: a listener sketch is corrupt: %s", why.msg);
+    if (!*acc) {
+        *acc = h;
+        return ENC_OK;
+    }
+    enc_status s = enc_hll_merge(*acc, h) == ENC_OK ? ENC_OK : enc_err_set(err, "out of memory merging sketches");
+    enc_hll_free(h);
+    return s;
+}
+
+typedef struct {
+    enc_pack_reader *rd;
+    enc_pack_entry *head;
+    bool *live;
+    size_t k;
+    enc_buf sketch; /* the merged key's sketch */
+} merger;
+
+static enc_status advance(merger *m, size_t i, enc_err *err)
+{
+    int r = enc_pack_next(&m->rd[i], &m->head[i], err);
+    m->live[i] = r == 1;
+    return r < 0 ? ENC_ERROR : ENC_OK;
+}
+
+/* The next key over all packs merged into *out; false at the end or on an error (*s). */
+static bool merge_next(merger *m, enc_pack_entry *out, enc_status *s, enc_err *err)
+{
+    size_t lo = m->k;
+    for (size_t i = 0; i < m->k; i++)
+        if (m->live[i] && (lo == m->k || enc_pack_key_cmp(m->head[i].key, m->head[lo].key) < 0))
+            lo = i;
+    if (lo == m->k)
+        return false;
+    *out = (enc_pack_entry){.key = m->head[lo].key};
+    enc_hll *acc = NULL;
+    for (size_t i = lo; i < m->k && *s == ENC_OK; i++) { /* packs before lo are past this key */
+        const enc_pack_entry *e = &m->head[i];
+        if (!m->live[i] || enc_pack_key_cmp(e->key, out->key) != 0)
+            continue;
+        out->plays += e->plays;
+        out->seconds += e->seconds;
+        if (e->title.p) /* later packs are newer: their names win */
+            out->title = e->title;
+        if (e->artist.p)
+            out->artist = e->artist;
+        if ((*s = unite(&acc, e->sketch, err)) == ENC_OK)
+            *s = advance(m, i, err); /* the head's slices stay valid: they point into the blob */
+    }
+    enc_buf_reset(&m->sketch);
+    if (*s == ENC_OK && enc_hll_serialize(acc, &m->sketch) != ENC_OK)
+        *s = enc_err_set(err, "out of memory merging sketches");
+    out->sketch = (enc_slice){m->sketch.data, m->sketch.len};
+    enc_hll_free(acc);
+    return *s == ENC_OK;
+}
+
+/* Calls fn for each key of the packs in d merged, in key order. */
+static enc_status merge_packs(const day_packs *d, const char day[11], enc_pending_fn fn, void *arg, enc_err *err)
+{
+    merger m = {.k = d->n};
+    enc_buf_init(&m.sketch, ENC_HLL_BLOB_MAX + 64);
+    m.rd = enc_calloc(d->n, sizeof *m.rd);
+    m.head = enc_calloc(d->n, sizeof *m.head);
+    m.live = enc_calloc(d->n, sizeof *m.live);
+    enc_status s = ENC_OK;
+    if (!m.rd || !m.head || !m.live)
+        s = enc_err_set(err, "out of memory merging pending deltas");
+    for (size_t i = 0; i < d->n && s == ENC_OK; i++) {
+        size_t at = i ? d->end[i - 1] : 0;
+        s = enc_pack_open(&m.rd[i], d->bytes.data + at, d->end[i] - at, err);
+        if (s == ENC_OK)
+            s = advance(&m, i, err);
+    }
+    enc_pack_entry e;
+    while (s == ENC_OK && merge_next(&m, &e, &s, err))
+        s = fn(arg, day, &e, err);
+    enc_buf_free(&m.sketch);
+    enc_free(m.rd);
+    enc_free(m.head);
+    enc_free(m.live);
+    return s;
+}
+
+/* Steps st (day, deltas rows ordered by day, then age) and merges each day's packs. */
+static enc_status scan_rows(sqlite3 *db, sqlite3_stmt *st, enc_pending_fn fn, void *arg, enc_err *err)
+{
+    day_packs d = {0};
+    enc_buf_init(&d.bytes, DAY_PACKS_CAP);
+    char day[11] = "";
+    enc_status s = ENC_OK;
+    int rc = SQLITE_DONE;
+    while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        if (!t || sqlite3_column_bytes(st, 0) != 10) {
+            s = enc_err_set(err, "pending deltas: a day is not YYYY-MM-DD");
+            break;
+        }
+        if (d.n && memcmp(day, t, 10) != 0) {
+            s = merge_packs(&d, day, fn, arg, err);
+            d.n = 0;
+            enc_buf_reset(&d.bytes);
+        }
+        memcpy(day, t, 11);
+        if (s == ENC_OK)
+            s = packs_push(&d, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), err);
+    }
+    if (s == ENC_OK && rc != SQLITE_DONE)
+        s = fail(db, rc, "reading pending deltas", err);
+    if (s == ENC_OK && d.n)
+        s = merge_packs(&d, day, fn, arg, err);
+    sqlite3_reset(st);
+    enc_buf_free(&d.bytes);
+    enc_free(d.end);
+    return s;
+}
+
+static bool pending_exists(sqlite3 *db, const char *table)
+{
+    char name[NAME_MAX_LEN + 16];
+    snprintf(name, sizeof name, "%s_PENDING", table);
+    sqlite3_stmt *st = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        yes = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return yes;
+}
+
+#define SCAN_SQL                                                                                                       \
+    "SELECT day, deltas FROM \"%s_PENDING\" WHERE dimension = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day, rowid"
+
+enc_status enc_pending_scan(sqlite3 *db, const char *table, const char *dim, const char *lo, const char *hi,
+                            enc_pending_fn fn, void *arg, enc_err *err)
+{
+    if (!pending_exists(db, table))
+        return ENC_OK;
+    sqlite3_stmt *st = NULL;
+    if (prepare(db, table, &st, false, err, SCAN_SQL) != ENC_OK)
+        return ENC_ERROR;
+    sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, hi, -1, SQLITE_STATIC);
+    enc_status s = scan_rows(db, st, fn, arg, err);
+    sqlite3_finalize(st);
+    return s;
+}
+
+static enc_status day_column(sqlite3_stmt *st, int i, char out[11])
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    out[0] = '\0';
+    if (t && sqlite3_column_bytes(st, i) != 10)
+        return ENC_ERROR;
+    if (t)
+        memcpy(out, t, 11);
+    return ENC_OK;
+}
+
+enc_status enc_pending_span(sqlite3 *db, const char *table, const char *dim, char first[11], char last[11],
+                            enc_err *err)
+{
+    first[0] = last[0] = '\0';
+    if (!pending_exists(db, table))
+        return ENC_OK;
+    sqlite3_stmt *st = NULL;
+    if (prepare(db, table, &st, false, err,
+                "SELECT (SELECT min(day) FROM \"%1$s_PENDING\" WHERE dimension = ?1), "
+                "(SELECT max(day) FROM \"%1$s_PENDING\" WHERE dimension = ?1)") != ENC_OK)
+        return ENC_ERROR;
+    sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    enc_status s = ENC_OK;
+    if (rc != SQLITE_ROW)
+        s = fail(db, rc, "reading pending deltas", err);
+    else if (day_column(st, 0, first) != ENC_OK || day_column(st, 1, last) != ENC_OK)
+        s = enc_err_set(err, "pending deltas: a day is not YYYY-MM-DD");
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* ---- the writer ----------------------------------------------------------------------------- */
+
+enc_status enc_pending_open(sqlite3 *db, const char *table, enc_pending **out, enc_err *err)
+{
+    *out = NULL;
+    if (strlen(table) + sizeof "_PENDING_BY_DAY" > NAME_MAX_LEN)
+        return enc_err_set(err, "internal error: table name too long for the pending deltas");
+    char sql[SQL_MAX];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS \"%s_PENDING\" (dimension TEXT NOT NULL, day TEXT NOT NULL, "
+             "deltas BLOB NOT NULL);"
+             "CREATE INDEX IF NOT EXISTS \"%s_PENDING_BY_DAY\" ON \"%s_PENDING\" (dimension, day)",
+             table, table, table);
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return fail(db, rc, "creating the pending deltas table", err);
+    enc_pending *p = enc_calloc(1, sizeof *p);
+    if (!p)
+        return enc_err_set(err, "out of memory");
+    p->db = db;
+    snprintf(p->table, sizeof p->table, "%s", table);
+    if (prepare(db, table, &p->ins, true, err, "INSERT INTO \"%s_PENDING\" (dimension, day, deltas) VALUES (?,?,?)") ||
+        prepare(db, table, &p->count, true, err,
+                "SELECT count(*) FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2") ||
+        prepare(db, table, &p->del, true, err, "DELETE FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2") ||
+        prepare(db, table, &p->days_upto, true, err,
+                "SELECT DISTINCT dimension, day FROM \"%s_PENDING\" WHERE day <= ?1 ORDER BY 1, 2") ||
+        prepare(db, table, &p->upsert, true, err,
+                "INSERT INTO \"%s_DAILY\" (dimension, key, day, plays, seconds, listeners, title, artist) "
+                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (dimension, day, key) DO UPDATE SET "
+                "plays = plays + excluded.plays, seconds = seconds + excluded.seconds, "
+                "listeners = encore_hll_merge(listeners, excluded.listeners), "
+                "title = coalesce(excluded.title, title), artist = coalesce(excluded.artist, artist)")) {
+        enc_pending_free(p);
+        return ENC_ERROR;
+    }
+    *out = p;
+    return ENC_OK;
+}
+
+void enc_pending_free(enc_pending *p)
+{
+    if (!p)
+        return;
+    sqlite3_stmt *all[] = {p->ins, p->count, p->del, p->days_upto, p->upsert};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        sqlite3_finalize(all[i]);
+    enc_free(p);
+}
+
+typedef struct {
+    enc_pending *p;
+    const char *dim;
+} fold_ctx;
+
+static void bind_nullable(sqlite3_stmt *st, int i, enc_slice s)
+{
+    if (s.p)
+        sqlite3_bind_text(st, i, s.p, (int)s.n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static enc_status upsert_daily(void *arg, const char day[11], const enc_pack_entry *e, enc_err *err)
+{
+    fold_ctx *f = arg;
+    sqlite3_stmt *st = f->p->upsert;
+    sqlite3_bind_text(st, 1, f->dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, e->key.p, (int)e->key.n, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, day, 10, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, e->plays);
+    sqlite3_bind_int64(st, 5, e->seconds);
+    sqlite3_bind_blob(st, 6, e->sketch.p, (int)e->sketch.n, SQLITE_STATIC);
+    bind_nullable(st, 7, e->title);
+    bind_nullable(st, 8, e->artist);
+    return step_done(f->p->db, st, "folding pending deltas into the daily rows", err);
+}
+
+/* Merges the packs of (dim, day) into TABLE_DAILY and deletes them. */
+static enc_status fold(enc_pending *p, const char *dim, const char day[11], enc_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(p->db, p->table, &st, false, err, SCAN_SQL) != ENC_OK)
+        return ENC_ERROR;
+    sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, day, 10, SQLITE_STATIC);
+    fold_ctx f = {p, dim};
+    enc_status s = scan_rows(p->db, st, upsert_daily, &f, err);
+    sqlite3_finalize(st);
+    if (s != ENC_OK)
+        return s;
+    sqlite3_bind_text(p->del, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p->del, 2, day, 10, SQLITE_STATIC);
+    return step_done(p->db, p->del, "deleting folded pending deltas", err);
+}
+
+enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_slice pack, enc_err *err)
+{
+    char d[11];
+    enc_ts_format_day(day, d);
+    sqlite3_bind_text(p->ins, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p->ins, 2, d, 10, SQLITE_STATIC);
+    sqlite3_bind_blob64(p->ins, 3, pack.p, pack.n, SQLITE_STATIC);
+    enc_status s = step_done(p->db, p->ins, "appending pending deltas", err);
+    if (s != ENC_OK)
+        return s;
+    sqlite3_bind_text(p->count, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p->count, 2, d, 10, SQLITE_STATIC);
+    int rc = sqlite3_step(p->count);
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(p->count, 0) : 0;
+    sqlite3_reset(p->count);
+    if (rc != SQLITE_ROW)
+        return fail(p->db, rc, "counting pending deltas", err);
+    return n >= ENC_PENDING_FOLD_AT ? fold(p, dim, d, err) : ENC_OK;
+}
+
+typedef struct {
+    char dim[16];
+    char day[11];
+} dim_day;
+
+enc_status enc_pending_fold_through(enc_pending *p, int64_t through, enc_err *err)
+{
+    char hi[11];
+    enc_ts_format_day(through, hi);
+    sqlite3_bind_text(p->days_upto, 1, hi, 10, SQLITE_STATIC);
+    dim_day *list = NULL;
+    size_t n = 0, cap = 0;
+    enc_status s = ENC_OK;
+    int rc = SQLITE_DONE;
+    while (s == ENC_OK && (rc = sqlite3_step(p->days_upto)) == SQLITE_ROW) {
+        const unsigned char *dim = sqlite3_column_text(p->days_upto, 0);
+        const unsigned char *day = sqlite3_column_text(p->days_upto, 1);
+        if (!dim || !day || sqlite3_column_bytes(p->days_upto, 0) >= 16 || sqlite3_column_bytes(p->days_upto, 1) != 10) {
+            s = enc_err_set(err, "pending deltas: a row's dimension or day is malformed");
+            break;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            dim_day *nl = enc_realloc(list, ncap * sizeof *nl);
+            if (!nl) {
+                s = enc_err_set(err, "out of memory folding pending deltas");
+                break;
+            }
+            list = nl;
+            cap = ncap;
+        }
+        snprintf(list[n].dim, sizeof list[n].dim, "%s", (const char *)dim);
+        memcpy(list[n].day, day, 11);
+        n++;
+    }
+    if (s == ENC_OK && rc != SQLITE_DONE)
+        s = fail(p->db, rc, "listing pending deltas", err);
+    sqlite3_reset(p->days_upto);
+    for (size_t i = 0; i < n && s == ENC_OK; i++)
+        s = fold(p, list[i].dim, list[i].day, err);
+    enc_free(list);
+    return s;
+}

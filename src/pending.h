@@ -1,0 +1,50 @@
+/* pending — aggregate deltas of days after the rollup horizon, kept as packs until folded.
+ *
+ * Owns TABLE_PENDING (dimension, day 'YYYY-MM-DD', deltas BLOB: one pack.h blob) in the
+ * sink's database, one row per batch and (dimension, day). A batch appends a pack per
+ * (dimension, day) after the horizon R (one insert instead of one daily upsert per key);
+ * a day's packs are merged in C and folded into TABLE_DAILY (one upsert per key, in key
+ * order) when R passes the day, when the (dimension, day) holds ENC_PENDING_FOLD_AT packs,
+ * or when the writer closes. So the daily rows of a day plus its pending packs are the
+ * day's aggregates; charts (plan.c) merge both. Called by sink_sqlite and rollup inside
+ * the batch's transaction (exactly-once like the rows), and by plan.c to read. Never prints.
+ */
+#ifndef ENC_PENDING_H
+#define ENC_PENDING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#include "pack.h"
+#include "status.h"
+
+#define ENC_PENDING_FOLD_AT 8 /* packs of one (dimension, day) that make the batch fold them */
+
+typedef struct enc_pending enc_pending;
+
+/* Creates TABLE_PENDING if missing (outside a transaction) and prepares the writer's
+ * statements. TABLE_DAILY must exist. *out is the caller's (enc_pending_free). */
+enc_status enc_pending_open(sqlite3 *db, const char *table, enc_pending **out, enc_err *err);
+void enc_pending_free(enc_pending *p); /* p may be NULL */
+
+/* Appends one pack of (dim, day); folds the (dim, day) when it then holds
+ * ENC_PENDING_FOLD_AT packs. ENC_RETRY when busy. */
+enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_slice pack, enc_err *err);
+
+/* Folds every (dimension, day) with day <= through into TABLE_DAILY and deletes its packs. */
+enc_status enc_pending_fold_through(enc_pending *p, int64_t through, enc_err *err);
+
+/* Reading: calls fn for every key of every day in [lo, hi] ('YYYY-MM-DD') of dimension
+ * dim that has packs, with the packs of the day merged (plays and seconds summed,
+ * sketches united, the latest names), days ascending, keys ascending. The entry's slices
+ * live until fn returns. A database without TABLE_PENDING has none. */
+typedef enc_status (*enc_pending_fn)(void *arg, const char day[11], const enc_pack_entry *e, enc_err *err);
+enc_status enc_pending_scan(sqlite3 *db, const char *table, const char *dim, const char *lo, const char *hi,
+                            enc_pending_fn fn, void *arg, enc_err *err);
+
+/* The first and last day ('' when none) that dimension dim has packs on. */
+enc_status enc_pending_span(sqlite3 *db, const char *table, const char *dim, char first[11], char last[11],
+                            enc_err *err);
+
+#endif
