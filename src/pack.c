@@ -153,8 +153,6 @@ int enc_pack_next(enc_pack_reader *r, enc_pack_entry *e, enc_err *err)
         return bad(&c, "keys out of order");
     if (get_varint(&c, INT64_MAX, &plays) != 0 || get_varint(&c, INT64_MAX, &seconds) != 0)
         return -1;
-    if (plays == 0)
-        return bad(&c, "an entry without plays");
     if (get_varint(&c, UINT32_MAX, &n) != 0 || get_bytes(&c, n, &e->sketch) != 0)
         return -1;
     if (get_nullable(&c, &e->title) != 0 || get_nullable(&c, &e->artist) != 0)

@@ -11,7 +11,7 @@
  *   varint   n, the number of entries (>= 1)
  *   n entries in strictly increasing key order (bytewise, a prefix first), each
  *     varint key length, key bytes
- *     varint plays (>= 1), varint seconds
+ *     varint plays, varint seconds (both < 2^63)
  *     varint sketch length, sketch bytes (an hll.h blob; checked by its own decoder)
  *     varint title length + 1 (0: NULL), title bytes; the same for artist
  * Nothing may follow the last entry. Decoding accepts only this form.

@@ -15,7 +15,8 @@ enum { SQL_MAX = 1024, NAME_MAX_LEN = 80, DAY_PACKS_CAP = 1 << 30 };
 struct enc_pending {
     sqlite3 *db; /* borrowed from the sink */
     char table[NAME_MAX_LEN];
-    sqlite3_stmt *ins, *count, *del, *days_upto, *upsert;
+    sqlite3_stmt *ins, *count, *del, *days_upto;
+    sqlite3_stmt *day_packs, *daily_rows, *daily_del, *daily_ins; /* folding one (dimension, day) */
 };
 
 static enc_status fail(sqlite3 *db, int rc, const char *what, enc_err *err)
@@ -110,6 +111,14 @@ static bool merge_next(merger *m, enc_pack_entry *out, enc_status *s, enc_err *e
     if (lo == m->k)
         return false;
     *out = (enc_pack_entry){.key = m->head[lo].key};
+    size_t sources = 0;
+    for (size_t i = lo; i < m->k; i++)
+        sources += m->live[i] && enc_pack_key_cmp(m->head[i].key, out->key) == 0;
+    if (sources == 1) { /* most keys of a day: the sketch's bytes as they are */
+        *out = m->head[lo];
+        *s = advance(m, lo, err);
+        return *s == ENC_OK;
+    }
     enc_hll *acc = NULL;
     for (size_t i = lo; i < m->k && *s == ENC_OK; i++) { /* packs before lo are past this key */
         const enc_pack_entry *e = &m->head[i];
@@ -286,12 +295,15 @@ enc_status enc_pending_open(sqlite3 *db, const char *table, enc_pending **out, e
         prepare(db, table, &p->del, true, err, "DELETE FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2") ||
         prepare(db, table, &p->days_upto, true, err,
                 "SELECT DISTINCT dimension, day FROM \"%s_PENDING\" WHERE day <= ?1 ORDER BY 1, 2") ||
-        prepare(db, table, &p->upsert, true, err,
+        prepare(db, table, &p->day_packs, true, err,
+                "SELECT day, deltas FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2 ORDER BY rowid") ||
+        prepare(db, table, &p->daily_rows, true, err,
+                "SELECT key, plays, seconds, listeners, title, artist FROM \"%s_DAILY\" WHERE dimension = ?1 "
+                "AND day = ?2 ORDER BY key") ||
+        prepare(db, table, &p->daily_del, true, err, "DELETE FROM \"%s_DAILY\" WHERE dimension = ?1 AND day = ?2") ||
+        prepare(db, table, &p->daily_ins, true, err,
                 "INSERT INTO \"%s_DAILY\" (dimension, key, day, plays, seconds, listeners, title, artist) "
-                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (dimension, day, key) DO UPDATE SET "
-                "plays = plays + excluded.plays, seconds = seconds + excluded.seconds, "
-                "listeners = encore_hll_merge(listeners, excluded.listeners), "
-                "title = coalesce(excluded.title, title), artist = coalesce(excluded.artist, artist)")) {
+                "VALUES (?,?,?,?,?,?,?,?)")) {
         enc_pending_free(p);
         return ENC_ERROR;
     }
@@ -303,7 +315,8 @@ void enc_pending_free(enc_pending *p)
 {
     if (!p)
         return;
-    sqlite3_stmt *all[] = {p->ins, p->count, p->del, p->days_upto, p->upsert};
+    sqlite3_stmt *all[] = {p->ins, p->count, p->del, p->days_upto, p->day_packs, p->daily_rows, p->daily_del,
+                           p->daily_ins};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     enc_free(p);
@@ -322,10 +335,10 @@ static void bind_nullable(sqlite3_stmt *st, int i, enc_slice s)
         sqlite3_bind_null(st, i);
 }
 
-static enc_status upsert_daily(void *arg, const char day[11], const enc_pack_entry *e, enc_err *err)
+static enc_status insert_daily(void *arg, const char day[11], const enc_pack_entry *e, enc_err *err)
 {
     fold_ctx *f = arg;
-    sqlite3_stmt *st = f->p->upsert;
+    sqlite3_stmt *st = f->p->daily_ins;
     sqlite3_bind_text(st, 1, f->dim, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, e->key.p, (int)e->key.n, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, day, 10, SQLITE_STATIC);
@@ -337,23 +350,79 @@ static enc_status upsert_daily(void *arg, const char day[11], const enc_pack_ent
     return step_done(f->p->db, st, "folding pending deltas into the daily rows", err);
 }
 
-/* Merges the packs of (dim, day) into TABLE_DAILY and deletes them. */
-static enc_status fold(enc_pending *p, const char *dim, const char day[11], enc_err *err)
+static enc_slice column_slice(sqlite3_stmt *st, int i)
 {
-    sqlite3_stmt *st = NULL;
-    if (prepare(p->db, p->table, &st, false, err, SCAN_SQL) != ENC_OK)
-        return ENC_ERROR;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return (enc_slice){NULL, 0};
+    const void *b = sqlite3_column_blob(st, i);
+    return (enc_slice){b ? b : "", (size_t)sqlite3_column_bytes(st, i)};
+}
+
+/* The daily rows of (dim, day), in key order, as one pack at the front of d: the oldest
+ * source of the fold's merge. None: d unchanged. */
+static enc_status daily_as_pack(enc_pending *p, const char *dim, const char day[11], day_packs *d, enc_err *err)
+{
+    sqlite3_stmt *st = p->daily_rows;
     sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, day, 10, SQLITE_STATIC);
+    enc_buf body;
+    enc_buf_init(&body, DAY_PACKS_CAP);
+    size_t n = 0;
+    enc_status s = ENC_OK;
+    int rc = SQLITE_DONE;
+    while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        enc_pack_entry e = {column_slice(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                            column_slice(st, 3), column_slice(st, 4), column_slice(st, 5)};
+        if (!e.key.p || e.plays < 0 || e.seconds < 0)
+            s = enc_err_set(err, "folding pending deltas: a daily row of %s %s has no key or a negative count", dim,
+                            day);
+        else if (enc_pack_put(&body, &e) != ENC_OK)
+            s = enc_err_set(err, "out of memory folding pending deltas");
+        n++;
+    }
+    if (s == ENC_OK && rc != SQLITE_DONE)
+        s = fail(p->db, rc, "reading daily rows to fold", err);
+    sqlite3_reset(st);
+    if (s == ENC_OK && n > 0) {
+        enc_buf head;
+        enc_buf_init(&head, 16);
+        if (enc_pack_begin(&head, n) != ENC_OK || enc_buf_append(&d->bytes, head.data, head.len) != ENC_OK ||
+            packs_push(d, body.data, body.len, err) != ENC_OK)
+            s = enc_err_set(err, "out of memory folding pending deltas");
+        enc_buf_free(&head);
+    }
+    enc_buf_free(&body);
+    return s;
+}
+
+/* Folds (dim, day): its daily rows (the oldest source) and its packs, merged in C, replace
+ * the day's daily rows, written in key order; the packs are deleted. */
+static enc_status fold(enc_pending *p, const char *dim, const char day[11], enc_err *err)
+{
+    day_packs d = {0};
+    enc_buf_init(&d.bytes, DAY_PACKS_CAP);
+    enc_status s = daily_as_pack(p, dim, day, &d, err);
+    sqlite3_stmt *st = p->day_packs;
+    sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
+    int rc = SQLITE_DONE;
+    while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        s = packs_push(&d, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), err);
+    if (s == ENC_OK && rc != SQLITE_DONE)
+        s = fail(p->db, rc, "reading pending deltas", err);
+    sqlite3_reset(st);
+    sqlite3_stmt *dels[] = {p->daily_del, p->del};
+    for (int i = 0; i < 2 && s == ENC_OK; i++) {
+        sqlite3_bind_text(dels[i], 1, dim, -1, SQLITE_STATIC);
+        sqlite3_bind_text(dels[i], 2, day, 10, SQLITE_STATIC);
+        s = step_done(p->db, dels[i], "deleting folded rows", err);
+    }
     fold_ctx f = {p, dim};
-    enc_status s = scan_rows(p->db, st, upsert_daily, &f, err);
-    sqlite3_finalize(st);
-    if (s != ENC_OK)
-        return s;
-    sqlite3_bind_text(p->del, 1, dim, -1, SQLITE_STATIC);
-    sqlite3_bind_text(p->del, 2, day, 10, SQLITE_STATIC);
-    return step_done(p->db, p->del, "deleting folded pending deltas", err);
+    if (s == ENC_OK && d.n > 0)
+        s = merge_packs(&d, day, insert_daily, &f, err);
+    enc_buf_free(&d.bytes);
+    enc_free(d.end);
+    return s;
 }
 
 enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_slice pack, enc_err *err)

@@ -77,8 +77,6 @@ static void test_malformed(void)
     expect_bad("\x01\x80\x00", 3, "not minimal");
     expect_bad("\x01\x80", 2, "truncated varint");
     expect_bad("\x01\x01\x05" "ab", 5, "length past the end");
-    /* one entry: key "a", plays 0 */
-    expect_bad("\x01\x01\x01" "a\x00\x00\x00\x00\x00", 9, "without plays");
     /* plays needs 10 bytes with a last byte > 1 */
     expect_bad("\x01\x01\x01" "a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 14, "overflows");
     /* plays 2^63: out of range for int64 */
