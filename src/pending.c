@@ -142,7 +142,9 @@ static bool merge_next(merger *m, enc_pack_entry *out, enc_status *s, enc_err *e
 }
 
 /* Calls fn for each key of the packs in d merged, in key order. */
-static enc_status merge_packs(const day_packs *d, const char day[11], enc_pending_fn fn, void *arg, enc_err *err)
+typedef enc_status (*merged_fn)(void *arg, const char day[11], const enc_pack_entry *e, enc_err *err);
+
+static enc_status merge_packs(const day_packs *d, const char day[11], merged_fn fn, void *arg, enc_err *err)
 {
     merger m = {.k = d->n};
     enc_buf_init(&m.sketch, ENC_HLL_BLOB_MAX + 64);
@@ -168,36 +170,34 @@ static enc_status merge_packs(const day_packs *d, const char day[11], enc_pendin
     return s;
 }
 
-/* Steps st (day, deltas rows ordered by day, then age) and merges each day's packs. */
+/* Steps st (day, deltas rows ordered by day, then age) and calls fn for every entry of
+ * every pack, the pack's position in the scan as its age. */
 static enc_status scan_rows(sqlite3 *db, sqlite3_stmt *st, enc_pending_fn fn, void *arg, enc_err *err)
 {
-    day_packs d = {0};
-    enc_buf_init(&d.bytes, DAY_PACKS_CAP);
-    char day[11] = "";
     enc_status s = ENC_OK;
     int rc = SQLITE_DONE;
+    int64_t age = 0;
     while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *t = sqlite3_column_text(st, 0);
         if (!t || sqlite3_column_bytes(st, 0) != 10) {
             s = enc_err_set(err, "pending deltas: a day is not YYYY-MM-DD");
             break;
         }
-        if (d.n && memcmp(day, t, 10) != 0) {
-            s = merge_packs(&d, day, fn, arg, err);
-            d.n = 0;
-            enc_buf_reset(&d.bytes);
-        }
+        char day[11];
         memcpy(day, t, 11);
-        if (s == ENC_OK)
-            s = packs_push(&d, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), err);
+        enc_pack_reader r;
+        enc_pack_entry e;
+        s = enc_pack_open(&r, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), err);
+        int got = 0;
+        while (s == ENC_OK && (got = enc_pack_next(&r, &e, err)) == 1)
+            s = fn(arg, day, age, &e, err);
+        if (got < 0)
+            s = ENC_ERROR;
+        age++;
     }
     if (s == ENC_OK && rc != SQLITE_DONE)
         s = fail(db, rc, "reading pending deltas", err);
-    if (s == ENC_OK && d.n)
-        s = merge_packs(&d, day, fn, arg, err);
     sqlite3_reset(st);
-    enc_buf_free(&d.bytes);
-    enc_free(d.end);
     return s;
 }
 

@@ -35,11 +35,12 @@ enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_
 /* Folds every (dimension, day) with day <= through into TABLE_DAILY and deletes its packs. */
 enc_status enc_pending_fold_through(enc_pending *p, int64_t through, enc_err *err);
 
-/* Reading: calls fn for every key of every day in [lo, hi] ('YYYY-MM-DD') of dimension
- * dim that has packs, with the packs of the day merged (plays and seconds summed,
- * sketches united, the latest names), days ascending, keys ascending. The entry's slices
- * live until fn returns. A database without TABLE_PENDING has none. */
-typedef enc_status (*enc_pending_fn)(void *arg, const char day[11], const enc_pack_entry *e, enc_err *err);
+/* Reading: calls fn for every entry of every pack of dimension dim on the days in [lo, hi]
+ * ('YYYY-MM-DD'), days ascending, a day's packs oldest first (age counts packs up from 0
+ * over the scan), each pack's keys ascending; a key may come once per pack. The entry's
+ * slices live until fn returns. A database without TABLE_PENDING has none. */
+typedef enc_status (*enc_pending_fn)(void *arg, const char day[11], int64_t age, const enc_pack_entry *e,
+                                     enc_err *err);
 enc_status enc_pending_scan(sqlite3 *db, const char *table, const char *dim, const char *lo, const char *hi,
                             enc_pending_fn fn, void *arg, enc_err *err);
 

@@ -182,22 +182,23 @@ static int cmp_day(const void *a, const void *b)
 
 /* ---- pending packs ------------------------------------------------------------------------ */
 
-static enc_status live_row(void *arg, const char day[11], const enc_pack_entry *e, enc_err *err)
+static enc_status live_row(void *arg, const char day[11], int64_t age, const enc_pack_entry *e, enc_err *err)
 {
     enc_plan *p = arg;
     sqlite3_stmt *st = p->at[LIVE];
     sqlite3_bind_text(st, 1, p->dim, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, e->key.p, (int)e->key.n, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, e->plays);
-    sqlite3_bind_int64(st, 5, e->seconds);
-    sqlite3_bind_blob(st, 6, e->sketch.p, (int)e->sketch.n, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, age);
+    sqlite3_bind_int64(st, 5, e->plays);
+    sqlite3_bind_int64(st, 6, e->seconds);
+    sqlite3_bind_blob(st, 7, e->sketch.p, (int)e->sketch.n, SQLITE_STATIC);
     for (int i = 0; i < 2; i++) {
         enc_slice t = i ? e->artist : e->title;
         if (t.p)
-            sqlite3_bind_text(st, 7 + i, t.p, (int)t.n, SQLITE_STATIC);
+            sqlite3_bind_text(st, 8 + i, t.p, (int)t.n, SQLITE_STATIC);
         else
-            sqlite3_bind_null(st, 7 + i);
+            sqlite3_bind_null(st, 8 + i);
     }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -209,19 +210,21 @@ static enc_status live_row(void *arg, const char day[11], const enc_pack_entry *
     return ENC_OK;
 }
 
-/* The packs of the period's days (all after the rollup horizon) merged into temp.enc_live,
- * a table shaped like TABLE_DAILY that the day runs read beside it. */
+/* The entries of the packs of the period's days (all after the rollup horizon) into
+ * temp.enc_live, a table like TABLE_DAILY with one row per key and pack (age), which the
+ * day runs read beside it. Not merged here: the totals query sums plays and seconds, and
+ * only the keys a chart shows have their sketches united (enc_plan_listeners). */
 static enc_status load_live(enc_plan *p, const char *table, const char *lo, const char *hi, enc_err *err)
 {
     static const char ddl[] =
         "CREATE TEMP TABLE IF NOT EXISTS enc_live (dimension TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, "
-        "plays INTEGER NOT NULL, seconds INTEGER NOT NULL, listeners BLOB NOT NULL, title TEXT, artist TEXT, "
-        "PRIMARY KEY (dimension, day, key)) WITHOUT ROWID; DELETE FROM temp.enc_live";
+        "age INTEGER NOT NULL, plays INTEGER NOT NULL, seconds INTEGER NOT NULL, listeners BLOB NOT NULL, title TEXT, "
+        "artist TEXT, PRIMARY KEY (dimension, day, key, age)) WITHOUT ROWID; DELETE FROM temp.enc_live";
     if (sqlite3_exec(p->db, ddl, NULL, NULL, NULL) != SQLITE_OK)
         return sql_fail(p->db, "preparing the chart", err);
     if (sqlite3_prepare_v2(p->db,
-                           "INSERT INTO temp.enc_live (dimension, day, key, plays, seconds, listeners, title, artist) "
-                           "VALUES (?,?,?,?,?,?,?,?)",
+                           "INSERT INTO temp.enc_live (dimension, day, key, age, plays, seconds, listeners, title, artist) "
+                           "VALUES (?,?,?,?,?,?,?,?,?)",
                            -1, &p->at[LIVE], NULL) != SQLITE_OK)
         return sql_fail(p->db, "preparing the chart", err);
     enc_status s = enc_pending_scan(p->db, table, p->dim, lo, hi, live_row, p, err);
@@ -233,7 +236,7 @@ static enc_status load_live(enc_plan *p, const char *table, const char *lo, cons
         return ENC_OK;
     if (sqlite3_prepare_v2(p->db,
                            "SELECT listeners, title, artist FROM temp.enc_live WHERE dimension = ?1 AND day = ?2 "
-                           "AND key = ?3",
+                           "AND key = ?3 ORDER BY age DESC",
                            -1, &p->at[LIVE], NULL) != SQLITE_OK)
         return sql_fail(p->db, "preparing the chart", err);
     sqlite3_bind_text(p->at[LIVE], 1, p->dim, -1, SQLITE_STATIC);
@@ -368,14 +371,15 @@ static bool visit(enc_plan *p, int g, const char *period, const char *key, cell_
     sqlite3_reset(st);
     sqlite3_bind_text(st, 2, period, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return false;
-    if (rc != SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) /* one row, but one per pack (newest first) for LIVE */
+        if (fn(st, ctx, s, err))
+            return true;
+    if (rc != SQLITE_DONE) {
         *s = sql_fail(p->db, "reading the chart", err);
         return true;
     }
-    return fn(st, ctx, s, err);
+    return false;
 }
 
 /* Visits every cell of the key's period, in time order or (reverse) latest first. Years

@@ -2,7 +2,7 @@
  *
  * The totals (rollup.h) cover days up to the rollup horizon R; TABLE_DAILY covers every day.
  * enc_period_segments cuts a period into runs read from the coarsest table that covers
- * them (days after R: TABLE_DAILY plus the pending packs, merged into a temp table when
+ * them (days after R: TABLE_DAILY plus the pending packs, loaded into a temp table when
  * the plan opens); an enc_plan then answers, for one key, the union of its listener sketches and its
  * latest song names over those runs by primary-key lookups (one per year, month or day
  * with data), never by scanning other keys. Owned by report.c's chart query; reads only.
@@ -45,9 +45,9 @@ void enc_plan_free(enc_plan *p); /* p may be NULL */
 
 size_t enc_plan_segments(const enc_plan *p, const enc_segment **seg);
 
-/* Whether days of the plan's day runs have pending packs (pending.h), merged into the
- * connection's temp.enc_live (dimension, day, key, plays, seconds, listeners, title,
- * artist): a chart's day runs then read it beside TABLE_DAILY. */
+/* Whether days of the plan's day runs have pending packs (pending.h), loaded into the
+ * connection's temp.enc_live (dimension, day, key, age, plays, seconds, listeners, title,
+ * artist; a key once per pack): a chart's day runs then read it beside TABLE_DAILY. */
 bool enc_plan_live(const enc_plan *p);
 
 /* Estimated distinct listeners of key over the plan's period. */
