@@ -216,8 +216,8 @@ static enc_status live_row(void *arg, const char day[11], int64_t age, const enc
  * only the keys a chart shows have their sketches united (enc_plan_listeners). */
 static enc_status load_live(enc_plan *p, const char *table, const char *lo, const char *hi, enc_err *err)
 {
-    static const char ddl[] =
-        "CREATE TEMP TABLE IF NOT EXISTS enc_live (dimension TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, "
+    static const char ddl[] = /* in memory: a read-only connection's temp tables are files by default */
+        "PRAGMA temp_store = MEMORY; CREATE TEMP TABLE IF NOT EXISTS enc_live (dimension TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, "
         "age INTEGER NOT NULL, plays INTEGER NOT NULL, seconds INTEGER NOT NULL, listeners BLOB NOT NULL, title TEXT, "
         "artist TEXT, PRIMARY KEY (dimension, day, key, age)) WITHOUT ROWID; DELETE FROM temp.enc_live";
     if (sqlite3_exec(p->db, ddl, NULL, NULL, NULL) != SQLITE_OK)
