@@ -824,8 +824,8 @@ enc_status enc_chart_render(const enc_chart *c, enc_report_format f, enc_buf *ou
  * into `mine`, and answers every part of the wrapped from it. Each row is (part, key,
  * title, artist, plays, seconds, songs, artists); part 0 is the totals, the others the
  * top songs, artists, genre and device in rank order. Five queries, one per part, each
- * seeking every generation, took about twice as long on 1519 generations and three times
- * on 24000 (bench/RESULTS.md, session 4). */
+ * seeking every generation, took twice as long on 1519 and on 24000 generations
+ * (bench/RESULTS.md, session 4). */
 enum { PART_TOTALS, PART_SONGS, PART_ARTISTS, PART_GENRE, PART_DEVICE };
 static const char wrapped_sql[] =
     "WITH mine AS MATERIALIZED (SELECT song_id, title, artist, genre, device, duration %s) "

@@ -21,9 +21,10 @@
 #include "status.h"
 
 /* 2^14 rows a generation: a small watch-mode commit rewrites at most one generation's
- * index pages (~16 of 64 KiB), and a wrapped on 100M rows seeks ~6100 generations, once
- * (~30 ms). 2^12, 2^16 and 2^18 were measured too (bench/RESULTS.md, session 4). Kept in
- * the index's definition, so a database keeps the value it was created with. */
+ * index pages (~16 of 64 KiB; ~0.25 MB a commit on average), and a wrapped on 100M rows
+ * seeks ~6100 generations, once (~80 ms). 2^12, 2^16 and 2^18 were measured too
+ * (bench/RESULTS.md, session 4). Kept in the index's definition, so a database keeps the
+ * value it was created with. */
 #ifndef ENC_USER_INDEX_GEN_BITS /* a benchmark build may set another */
 #define ENC_USER_INDEX_GEN_BITS 14
 #endif
