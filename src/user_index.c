@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The index definitions, exactly as sqlite_schema keeps them (CREATE INDEX without
  * IF NOT EXISTS): enc_user_index_read recognises the generations layout by rebuilding
@@ -49,7 +50,7 @@ static int gen_bits_of(const char *def, const char *table)
         return -1;
     char want[320];
     snprintf(want, sizeof want, GEN_INDEX_SQL, table, table, (int)bits);
-    return strcmp(def, want) == 0 ? (int)bits : -1;
+    return strcasecmp(def, want) == 0 ? (int)bits : -1; /* table names are case-insensitive */
 }
 
 enc_status enc_user_index_read(sqlite3 *db, const char *table, enc_user_index *out, enc_err *err)
@@ -58,7 +59,8 @@ enc_status enc_user_index_read(sqlite3 *db, const char *table, enc_user_index *o
     char name[80];
     snprintf(name, sizeof name, "%s_BY_USER", table);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1 AND tbl_name = ?2",
+    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1 COLLATE NOCASE "
+                           "AND tbl_name = ?2 COLLATE NOCASE",
                            -1, &st, NULL) != SQLITE_OK)
         return enc_err_set(err, "reading the schema: %s", sqlite3_errmsg(db));
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

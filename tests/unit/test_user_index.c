@@ -48,6 +48,10 @@ static void test_layouts(void)
     T_CHECK(enc_user_index_create(db, "EV", 8) == SQLITE_OK);
     ix = read_layout(db);
     T_CHECK(ix.generations && ix.gen_bits == 16);
+    /* --table names a table case-insensitively, as SQLite does */
+    enc_err err;
+    T_CHECK(enc_user_index_read(db, "ev", &ix, &err) == ENC_OK);
+    T_CHECK(ix.generations && ix.gen_bits == 16);
     sqlite3_close(db);
 
     db = events_db(0, true); /* old table: old index */
@@ -80,7 +84,6 @@ static void test_layouts(void)
     sqlite3_close(db);
 
     char small[40];
-    enc_err err;
     ix = (enc_user_index){.generations = true, .gen_bits = 16};
     T_CHECK(enc_user_index_from(&ix, "EV", small, sizeof small, &err) == ENC_ERROR);
 }
