@@ -37,7 +37,7 @@ typedef struct {
 typedef struct {
     const char *songs_path, *users_path; /* both set: enrich mode */
     long batch;
-    long piece; /* bytes read at a time; 0 (--whole): each file in one read, then framed */
+    long piece;  /* bytes read at a time; 0 (--whole): each file in one read, then framed */
     bool digest; /* --digest: hash every row and quarantine entry (to compare builds; slower) */
     char **files;
     int nfiles;
@@ -76,7 +76,9 @@ static void perf_ctl(const char *cmd)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_parse [--enrich SONGS.csv USERS.csv] [--batch N] [--piece BYTES | --whole] [--digest] FILE...\n");
+    fprintf(
+        stderr,
+        "usage: bench_parse [--enrich SONGS.csv USERS.csv] [--batch N] [--piece BYTES | --whole] [--digest] FILE...\n");
     return 2;
 }
 
@@ -180,7 +182,8 @@ static long long read_file(const char *path, long piece, char **buf, size_t *cap
                 continue;
             sniffed = true;
         }
-        if (frame_some(&fr, *buf + bom, got - bom, &pos, eof, h) != 0 || (h->after_piece && h->after_piece(h->arg) != 0)) {
+        if (frame_some(&fr, *buf + bom, got - bom, &pos, eof, h) != 0 ||
+            (h->after_piece && h->after_piece(h->arg) != 0)) {
             rc = -2;
             break;
         }
@@ -207,8 +210,8 @@ static int parse_one(void *arg, const char *p, size_t n, int64_t line, const cha
     }
     enc_event ev;
     enc_evp_code code = enc_event_parse(p, n, &s->arena, &ev, NULL);
-    int good = code == ENC_EVP_OK && ev.field[ENC_EV_USER_ID].p && ev.field[ENC_EV_SONG_ID].p &&
-               ev.field[ENC_EV_TIMESTAMP].p;
+    int good =
+        code == ENC_EVP_OK && ev.field[ENC_EV_USER_ID].p && ev.field[ENC_EV_SONG_ID].p && ev.field[ENC_EV_TIMESTAMP].p;
     if (good)
         s->c->ok++;
     else
@@ -379,7 +382,8 @@ int main(int argc, char **argv)
     printf("workload=%s events=%lld ok=%lld bad=%lld bytes=%lld seconds=%.6f load_seconds=%.6f "
            "events_per_s=%.0f mb_per_s=%.1f cpu_seconds=%.6f faults=%ld\n",
            enrich ? "enrich" : "parse", c.events, c.ok, c.bad, c.bytes, secs, (double)(t0 - t_load) / 1e6,
-           secs > 0 ? (double)c.events / secs : 0.0, secs > 0 ? (double)c.bytes / secs / 1e6 : 0.0, (double)(c1 - c0) / 1e6, f1 - f0);
+           secs > 0 ? (double)c.events / secs : 0.0, secs > 0 ? (double)c.bytes / secs / 1e6 : 0.0,
+           (double)(c1 - c0) / 1e6, f1 - f0);
     if (o.digest)
         printf("digest=%016llx\n", (unsigned long long)es.sum);
     enc_free(buf);

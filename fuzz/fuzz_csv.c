@@ -3,7 +3,8 @@
  * Reads every row of arbitrary input and checks the reader's promises (field counts and
  * sizes within limits, no NUL inside a field, lines increasing, end and error sticky),
  * then loads the input as songs.csv and users.csv and, when a load succeeds, checks that
- * every row is found by its own id and that ids are distinct and non-empty. Odd-sized
+ * every row is found by its own id and that ids are distinct and non-empty, and that the
+ * users join finds each user's own values. Odd-sized
  * inputs load with a crippled hash so that the collision paths get fuzzed too.
  * Seed corpus: fuzz/corpus/csv. Any broken invariant abort()s.
  */
@@ -89,6 +90,13 @@ static void load_tables(const uint8_t *data, size_t size)
             /* A near miss must not find this row. */
             if (r->user_id.n > 1)
                 check(enc_users_get(u, r->user_id.p, r->user_id.n - 1) != r);
+            /* The join finds the same three values (the very same bytes: interned). */
+            const enc_user *j = NULL;
+            enc_users_join_many(u, &r->user_id, 1, &j);
+            check(j != NULL && (j == r || j->user_id.p == NULL));
+            check(j->country.p == r->country.p && j->country.n == r->country.n);
+            check(j->subscription.p == r->subscription.p && j->subscription.n == r->subscription.n);
+            check(j->device.p == r->device.p && j->device.n == r->device.n);
         }
         enc_users_free(u);
     } else {

@@ -56,8 +56,12 @@ void *enc_arena_alloc(enc_arena *a, size_t n)
     enc_arena_chunk *c = a->head;
     if (!c || c->cap - c->used < need) {
         enc_arena_chunk *fresh = take_spare(a, need);
+        /* A default chunk's header counts in chunk_size: a 4 MiB chunk is 4 MiB of heap,
+         * not 4 MiB and 24 bytes, which alloc.c would round up to 6 MiB of huge pages. */
+        size_t room =
+            a->chunk_size > 2 * sizeof(enc_arena_chunk) ? a->chunk_size - sizeof(enc_arena_chunk) : a->chunk_size;
         if (!fresh)
-            fresh = chunk_new(need > a->chunk_size ? need : a->chunk_size);
+            fresh = chunk_new(need > room ? need : room);
         if (!fresh)
             return NULL;
         fresh->next = a->head;

@@ -60,10 +60,23 @@ static void test_huge_batch_is_not_kept(void)
     enc_arena_free(&a);
 }
 
+/* A default chunk is chunk_size bytes of heap, header included (big blocks are rounded
+ * up to whole 2 MiB pages: 4 MiB and a header would take 6 MiB). */
+static void test_chunk_size_includes_header(void)
+{
+    enc_arena a;
+    enc_arena_init(&a, 4u << 20);
+    T_CHECK(enc_arena_alloc(&a, 100) != NULL);
+    size_t cap = enc_arena_capacity(&a);
+    T_CHECK(cap < (4u << 20) && cap > (4u << 20) - 256);
+    enc_arena_free(&a);
+}
+
 int main(void)
 {
     T_RUN(test_alignment_and_contents);
     T_RUN(test_reset_reuses_chunks);
     T_RUN(test_huge_batch_is_not_kept);
+    T_RUN(test_chunk_size_includes_header);
     return t_summary("arena");
 }
