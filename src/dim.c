@@ -13,7 +13,7 @@
  * once tag and pre match. The slot index comes from the hash's low bits.
  *
  * Join profiles (users): the distinct (country, subscription, device) triples, each kept
- * once, and per user the number of its triple, so enc_users_join_many reads 4 bytes per
+ * once, and per user the number of its triple, so enc_users_join_many reads 2 bytes per
  * user instead of the user's 64-byte row (bench/RESULTS.md, session 4).
  */
 #include "dim.h"
@@ -31,6 +31,7 @@
 #define BLOCK_MIN ((size_t)4 * 1024)
 #define BLOCK_MAX ((size_t)32 * 1024 * 1024)
 #define PRESIZE_MAX ((size_t)4 * 1024 * 1024) /* rows */
+#define PROFILES_MAX 65536                    /* join profiles per table: numbered in 16 bits */
 
 typedef struct {
     uint64_t pre;  /* first 8 bytes of the key, see key_prefix */
@@ -80,10 +81,10 @@ typedef struct {
     enc_dim_load_report report;
     /* Join profiles (spec->profiles): the distinct rows but for the id, each stored once
      * as a row with a NULL id, and for each row the number of its profile. A join then
-     * reads 4 bytes per row (a 4 MB array for 1M users, mostly in cache) instead of the
+     * reads 2 bytes per row (a 2 MB array for 1M users, mostly in cache) instead of the
      * row itself (64 MB, a cache miss each). NULL for other tables. */
     char *prof_rows;
-    uint32_t *prof_of;
+    uint16_t *prof_of;
     size_t nprof;
 } dimtab;
 
@@ -663,14 +664,15 @@ static long profile_find_or_add(dimtab *t, uint32_t *hs, size_t mask, size_t *ca
     }
 }
 
-/* Builds prof_rows and prof_of for a table whose spec asks for them. The set of distinct
- * profiles is kept at most half full; when more profiles than rows / 2 turn up (they
- * would save nothing) the table just has none and joins read the rows. */
+/* Builds prof_rows and prof_of for a table whose spec asks for them. When there are more
+ * than PROFILES_MAX distinct profiles, or more than half as many as rows, the table has
+ * none and joins read the rows. */
 static enc_status build_profiles(dimtab *t)
 {
     if (!t->spec->profiles || t->count == 0)
         return ENC_OK;
-    size_t limit = t->count / 2 + 16, nslots = slots_for(2 * limit), cap = 64;
+    size_t limit = t->count / 2 + 16 < PROFILES_MAX ? t->count / 2 + 16 : PROFILES_MAX;
+    size_t nslots = slots_for(2 * limit), cap = 64;
     size_t rs = t->spec->row_size;
     uint32_t *hs = enc_calloc(nslots, sizeof *hs);
     t->prof_of = enc_malloc(t->count * sizeof *t->prof_of);
@@ -681,7 +683,7 @@ static enc_status build_profiles(dimtab *t)
         if (p < 0)
             st = ENC_ERROR;
         else
-            t->prof_of[e] = (uint32_t)p;
+            t->prof_of[e] = (uint16_t)p;
     }
     enc_free(hs);
     if (st != ENC_OK || t->nprof >= limit) {
@@ -822,7 +824,7 @@ static inline void dimtab_get_many(const dimtab *t, const enc_slice *ids, size_t
     if (profiles)
         for (size_t i = 0; i < n; i++)
             if (out[i])
-                out[i] = t->prof_rows + (size_t)*(const uint32_t *)out[i] * row_size;
+                out[i] = t->prof_rows + (size_t)*(const uint16_t *)out[i] * row_size;
 }
 
 /* ---- the typed API ---------------------------------------------------------------- */

@@ -82,7 +82,7 @@ const enc_user *enc_users_get(const enc_users *t, const char *id, size_t n);
 void enc_users_get_many(const enc_users *t, const enc_slice *ids, size_t n, const enc_user **out);
 /* For joins: like enc_users_get_many, but out[i] may point at a shared record holding
  * only the columns (country, subscription, device) of the user found, whose user_id is
- * NULL: users with the same three values share one, and finding it touches 4 bytes per
+ * NULL: users with the same three values share one, and finding it touches 2 bytes per
  * user rather than the user's row. Valid until enc_users_free. */
 void enc_users_join_many(const enc_users *t, const enc_slice *ids, size_t n, const enc_user **out);
 size_t enc_users_count(const enc_users *t);
