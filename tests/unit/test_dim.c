@@ -620,7 +620,7 @@ static void check_join_many(const char *csv, int n, int shared, int want_shared)
         }
         bad += !same(j->country, r->country) || !same(j->subscription, r->subscription) || !same(j->device, r->device);
         bad += j != r && j->user_id.p != NULL;
-        sharing += i > 0 && j == out[i - shared];
+        sharing += i >= shared && j == out[i - shared];
     }
     T_CHECK(bad == 0);
     T_CHECK(out[n] == NULL && out[n + 1] == NULL);
