@@ -3,7 +3,11 @@
  * Open addressing with linear probing over a power-of-two array of 16-byte slots.
  * Expired keys are removed in place by backward-shift deletion (no tombstones, no
  * second array), so the table is rebuilt only to grow, never to expire: its size
- * settles at what one watermark of plays needs and stays there.
+ * settles at what one watermark of plays needs and stays there. Growth is incremental:
+ * the old array stays readable (nothing is removed from it, so its probe chains hold)
+ * while each insert copies the next MIGRATE_STEP of its slots into the new one, so no
+ * insert pays for copying the whole set (at 1M keys that was a stall of a tenth of a
+ * second or more on the reader thread, which watch mode's latency felt).
  */
 #include "dedup.h"
 
@@ -18,6 +22,10 @@ struct enc_dedup {
     int64_t watermark_us;
     int64_t max_time;      /* newest event time seen */
     int64_t expired_at;    /* horizon of the last expiry pass */
+    /* While growing: the previous array, read-only, copied from old_next on. Every key
+     * is in exactly one of slots[] and old[old_next..) or in both (copied). */
+    enc_dedup_key *old;
+    size_t old_nslots, old_next;
 };
 
 enc_dedup *enc_dedup_new(int64_t watermark_us)
@@ -33,8 +41,10 @@ enc_dedup *enc_dedup_new(int64_t watermark_us)
 
 void enc_dedup_free(enc_dedup *d)
 {
-    if (d)
+    if (d) {
         enc_free(d->slots);
+        enc_free(d->old);
+    }
     enc_free(d);
 }
 
@@ -59,7 +69,7 @@ size_t enc_dedup_size(const enc_dedup *d)
 
 size_t enc_dedup_capacity(const enc_dedup *d)
 {
-    return d->nslots;
+    return d->nslots + (d->old ? d->old_nslots : 0);
 }
 
 void enc_dedup_prefetch(const enc_dedup *d, uint64_t hash)
@@ -76,20 +86,47 @@ static void place(enc_dedup_key *slots, size_t nslots, enc_dedup_key k)
     slots[s] = k;
 }
 
-/* A new table of nslots slots holding the live keys of the old one; the old one is
- * freed. Only for growth: expiry works in place (expire_in_place). */
+/* Slots of the old array copied per insert while growing. Growth starts at 80 % of the
+ * old array (40 % of the new); the copy is done after old_nslots / MIGRATE_STEP inserts,
+ * which add at most 12.5 % of the new array: it stays under 55 % full meanwhile. */
+#define MIGRATE_STEP 4
+
+static void migrate_some(enc_dedup *d, size_t steps)
+{
+    for (; steps > 0 && d->old_next < d->old_nslots; steps--, d->old_next++)
+        if (d->old[d->old_next].hash)
+            place(d->slots, d->nslots, d->old[d->old_next]);
+    if (d->old_next == d->old_nslots) {
+        enc_free(d->old);
+        d->old = NULL;
+    }
+}
+
+/* Starts growing into a new array of nslots slots; the current one becomes d->old and
+ * is copied over by the next inserts (migrate_some). Only for growth: expiry works in
+ * place (expire_in_place) and waits until the copy is done. */
 static enc_status grow(enc_dedup *d, size_t nslots)
 {
     enc_dedup_key *slots = enc_calloc(nslots, sizeof *slots);
     if (!slots)
         return ENC_ERROR;
-    for (size_t i = 0; i < d->nslots; i++)
-        if (d->slots[i].hash)
-            place(slots, nslots, d->slots[i]);
-    enc_free(d->slots);
+    d->old = d->slots; /* NULL for the first array */
+    d->old_nslots = d->nslots;
+    d->old_next = 0;
     d->slots = slots;
     d->nslots = nslots;
+    if (!d->old || d->n == 0)
+        migrate_some(d, d->old_nslots); /* nothing to copy */
     return ENC_OK;
+}
+
+static bool in_table(const enc_dedup_key *slots, size_t nslots, enc_dedup_key k)
+{
+    size_t s = k.hash & (nslots - 1);
+    for (; slots[s].hash; s = (s + 1) & (nslots - 1))
+        if (slots[s].hash == k.hash && slots[s].time_us == k.time_us)
+            return true;
+    return false;
 }
 
 /* Empties slot `hole` and closes the gap the way linear probing needs: each later key
@@ -116,6 +153,8 @@ static void remove_at(enc_dedup *d, size_t hole)
 static void expire_in_place(enc_dedup *d)
 {
     int64_t horizon = enc_dedup_horizon(d);
+    if (d->old)
+        return; /* growing: the keys are forgotten once the copy is done */
     d->expired_at = horizon;
     if (d->n == 0 || horizon == INT64_MIN)
         return;
@@ -146,6 +185,10 @@ static enc_status make_room(enc_dedup *d)
 {
     if (d->nslots == 0)
         return grow(d, 1024);
+    if (d->old) {
+        migrate_some(d, MIGRATE_STEP);
+        return ENC_OK;
+    }
     if ((d->n + 1) * 10 <= d->nslots * MAX_LOAD)
         return ENC_OK;
     expire_in_place(d);
@@ -160,6 +203,10 @@ static enc_status insert(enc_dedup *d, enc_dedup_key k, bool *dup)
         k.hash = 1;
     if (make_room(d) != ENC_OK)
         return ENC_ERROR;
+    if (d->old && in_table(d->old, d->old_nslots, k)) { /* not copied yet, or copied: known */
+        *dup = true;
+        return ENC_OK;
+    }
     size_t s = k.hash & (d->nslots - 1);
     while (d->slots[s].hash) {
         if (d->slots[s].hash == k.hash && d->slots[s].time_us == k.time_us) {

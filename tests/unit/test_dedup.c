@@ -1,6 +1,6 @@
 /* Unit tests for dedup: duplicates within the watermark, expiry, removal from the middle
  * of long and wrapping probe clusters (backward shift), and a table whose size stays
- * flat over a long steady stream. */
+ * flat over a long steady stream; growth copied a few slots per insert. */
 #include <stdint.h>
 
 #include "dedup.h"
@@ -127,8 +127,39 @@ static void test_restore_and_out_of_order(void)
     enc_dedup_free(d);
 }
 
+/* Growth copies the old array a few slots per insert: both arrays live for a while
+ * (capacity old + new), then only the new one; every key stays known throughout, and a
+ * key first seen during the copy is new exactly once. */
+static void test_incremental_growth(void)
+{
+    enc_dedup *d = enc_dedup_new(24 * HOUR_US);
+    uint64_t mix = 0x9e3779b97f4a7c15u;
+    size_t both = 0, grown = 0, prev_cap = 0;
+    for (uint64_t i = 1; i <= 20000; i++) {
+        T_CHECK(!check(d, i * mix, (int64_t)i));
+        size_t cap = enc_dedup_capacity(d);
+        if (cap != prev_cap && (cap & (cap - 1)) != 0)
+            both++; /* not a power of two: old and new arrays both held */
+        if (cap != prev_cap && (cap & (cap - 1)) == 0 && prev_cap != 0)
+            grown++; /* a copy finished */
+        prev_cap = cap;
+        if (i % 7 == 0) /* a sample of earlier keys, copied or not yet */
+            T_CHECK(check(d, (i / 2 + 1) * mix, (int64_t)(i / 2 + 1)));
+    }
+    T_CHECK(both >= 4);       /* 1024 -> ... -> 32768 slots: several growths seen mid-copy */
+    T_CHECK(grown == both);   /* each copy finished */
+    T_CHECK(enc_dedup_size(d) == 20000);
+    size_t missing = 0;
+    for (uint64_t i = 1; i <= 20000; i++)
+        missing += !check(d, i * mix, (int64_t)i);
+    T_CHECK(missing == 0);
+    T_CHECK(enc_dedup_size(d) == 20000);
+    enc_dedup_free(d);
+}
+
 int main(void)
 {
+    T_RUN(test_incremental_growth);
     T_RUN(test_duplicates_within_watermark);
     T_RUN(test_expiry_forgets_old_keys_only);
     T_RUN(test_removal_from_wrapping_clusters);
