@@ -293,7 +293,8 @@ static enc_status scan(dir_ctx *c)
     if (added || c->nsorted < c->nfiles)
         qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
     c->nsorted = c->nfiles;
-    qsort(c->work, c->nwork, sizeof *c->work, cmp_files); /* a scan's finds are read in path order */
+    if (c->nwork > 1) /* a scan's finds are read in path order; an empty list may be NULL */
+        qsort(c->work, c->nwork, sizeof *c->work, cmp_files);
     c->scan_due = false;
     c->last_scan_us = enc_mono_us();
     return rc;
