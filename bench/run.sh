@@ -16,7 +16,7 @@
 #                    Latency per file = the time its batch's COMMIT returned (encore
 #                    --commit-log, written by the writer thread after the commit: fsync
 #                    included) - the file's close time. p50/p99/max over all files of a run;
-#                    the median of the runs is shown. "pre-commit p99" is the older figure,
+#                    the median of the runs is shown. "pre-commit stamp p99" is the older one,
 #                    from _ENCORE_CHECKPOINT.committed_at_us (stamped before COMMIT); the
 #                    difference per batch is the COMMIT statement's own time (WAL write,
 #                    fsync, and a checkpoint when one runs inside it), shown median/max.
