@@ -4,7 +4,7 @@ CACHE=$PWD/bench/cache
 TMP=$CACHE/tmp/$(basename "$0" .sh) # one per script: run.sh and compare.sh may run at once
 TIME=/usr/bin/time
 mkdir -p "$CACHE" "$TMP"
-GEN_ID=$(md5sum src/gen.c | cut -c1-8)
+GEN_ID=$(cat src/gen.c src/gen_rand.c src/gen_names.c | md5sum | cut -c1-8) # the generator's sources
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
