@@ -4,8 +4,8 @@
 #
 # Times, as wall-clock milliseconds of the whole process (open, query, print):
 #   - `encore top` for every --by (song artist genre country device) and --metric (plays
-#     listeners minutes) over --year Y, --month Y-06 and --day Y-06-15, and all time
-#     for songs; Y is the year with the most plays (override: YEAR=YYYY);
+#     listeners minutes) over --year Y, its busiest month and its busiest day, and all
+#     time for songs; Y is the year with the most plays (override: YEAR=YYYY);
 #   - `encore wrapped --year Y` for the user with the most plays that year (found through
 #     the _BY_USER index: a scan of it, once), the user of the play in the middle of the
 #     table, and a user who does not exist (override: HEAVY_USER, TYPICAL_USER).
@@ -34,7 +34,11 @@ q() { sqlite3 -readonly "$db" "$@"; }
 
 year=${YEAR:-$(q "SELECT substr(day, 1, 4) AS y FROM \"${t}_DAILY\" WHERE dimension = 'device'
                   GROUP BY y ORDER BY sum(plays) DESC LIMIT 1")}
-month=$year-06 day=$year-06-15
+# The month and the day of that year with the most plays (overrides: MONTH, DAY), so a
+# short dataset still times charts that have rows.
+busiest() { q "SELECT substr(day, 1, $1) AS p FROM \"${t}_DAILY\" WHERE dimension = 'device'
+               AND day >= '$year-01-01' AND day <= '$year-12-31' GROUP BY p ORDER BY sum(plays) DESC LIMIT 1"; }
+month=${MONTH:-$(busiest 7)} day=${DAY:-$(busiest 10)}
 
 evict() {
     python3 - "$db" "$db-wal" <<'EOF'

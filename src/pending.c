@@ -235,7 +235,7 @@ enc_status enc_pending_scan(sqlite3 *db, const char *table, const char *dim, con
     return s;
 }
 
-static enc_status day_column(sqlite3_stmt *st, int i, char out[11])
+enc_status enc_pending_day_column(sqlite3_stmt *st, int i, char out[11])
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     out[0] = '\0';
@@ -262,7 +262,7 @@ enc_status enc_pending_span(sqlite3 *db, const char *table, const char *dim, cha
     enc_status s = ENC_OK;
     if (rc != SQLITE_ROW)
         s = fail(db, rc, "reading pending deltas", err);
-    else if (day_column(st, 0, first) != ENC_OK || day_column(st, 1, last) != ENC_OK)
+    else if (enc_pending_day_column(st, 0, first) != ENC_OK || enc_pending_day_column(st, 1, last) != ENC_OK)
         s = enc_err_set(err, "pending deltas: a day is not YYYY-MM-DD");
     sqlite3_finalize(st);
     return s;

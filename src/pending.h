@@ -35,6 +35,10 @@ enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_
 /* Folds every (dimension, day) with day <= through into TABLE_DAILY and deletes its packs. */
 enc_status enc_pending_fold_through(enc_pending *p, int64_t through, enc_err *err);
 
+/* Copies result column i, a day 'YYYY-MM-DD' or NULL (then ""), into out; ENC_ERROR when
+ * it is text of another length. For the readers of day columns here and in plan.c. */
+enc_status enc_pending_day_column(sqlite3_stmt *st, int i, char out[11]);
+
 /* Reading: calls fn for every entry of every pack of dimension dim on the days in [lo, hi]
  * ('YYYY-MM-DD'), days ascending, a day's packs oldest first (age counts packs up from 0
  * over the scan), each pack's keys ascending; a key may come once per pack. The entry's

@@ -125,17 +125,6 @@ static enc_status prepare(enc_plan *p, const char *table, const char *fmt, sqlit
     return ENC_OK;
 }
 
-static enc_status text_column(sqlite3_stmt *st, int i, char out[11])
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    out[0] = '\0';
-    if (t && sqlite3_column_bytes(st, i) != 10)
-        return ENC_ERROR;
-    if (t)
-        memcpy(out, t, 11);
-    return ENC_OK;
-}
-
 /* The first and last day the dimension has rows on ("" when none). */
 static enc_status data_span(enc_plan *p, const char *table, char first[11], char last[11], enc_err *err)
 {
@@ -148,7 +137,7 @@ static enc_status data_span(enc_plan *p, const char *table, char first[11], char
     enc_status s = ENC_OK;
     if (sqlite3_step(st) != SQLITE_ROW)
         s = sql_fail(p->db, "reading the chart", err);
-    else if (text_column(st, 0, first) != ENC_OK || text_column(st, 1, last) != ENC_OK)
+    else if (enc_pending_day_column(st, 0, first) != ENC_OK || enc_pending_day_column(st, 1, last) != ENC_OK)
         s = enc_err_set(err, "reading the chart: a daily row's day is not YYYY-MM-DD");
     sqlite3_finalize(st);
     char pfirst[11], plast[11];
@@ -279,7 +268,7 @@ static enc_status find_days(enc_plan *p, const char *table, enc_err *err)
                 s = sql_fail(p->db, "reading the chart", err);
                 break;
             }
-            if (text_column(st, 0, day) != ENC_OK || (day[0] && enc_ts_parse_date(day, 10, &d) != ENC_OK)) {
+            if (enc_pending_day_column(st, 0, day) != ENC_OK || (day[0] && enc_ts_parse_date(day, 10, &d) != ENC_OK)) {
                 s = enc_err_set(err, "reading the chart: a daily row's day is not YYYY-MM-DD");
                 break;
             }
