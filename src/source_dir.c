@@ -135,16 +135,24 @@ static int cmp_files(const void *a, const void *b)
     return strcmp((*(dir_file *const *)a)->path, (*(dir_file *const *)b)->path);
 }
 
+/* Makes room for one more pointer in *arr (n used of *cap): 64, then doubling. */
+static bool room_for_one(dir_file ***arr, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return true;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    dir_file **grown = enc_realloc(*arr, ncap * sizeof *grown);
+    if (!grown)
+        return false;
+    *arr = grown;
+    *cap = ncap;
+    return true;
+}
+
 static dir_file *add_file(dir_ctx *c, const char *path, bool gz)
 {
-    if (c->nfiles == c->cap_files) {
-        size_t ncap = c->cap_files ? c->cap_files * 2 : 64;
-        dir_file **nf = enc_realloc(c->files, ncap * sizeof *nf);
-        if (!nf)
-            return NULL;
-        c->files = nf;
-        c->cap_files = ncap;
-    }
+    if (!room_for_one(&c->files, c->nfiles, &c->cap_files))
+        return NULL;
     dir_file *f = enc_calloc(1, sizeof *f);
     enc_buf json;
     enc_buf_init(&json, 1 << 16);
@@ -218,14 +226,8 @@ static enc_status enqueue(dir_ctx *c, dir_file *f)
 {
     if (f->queued)
         return ENC_OK;
-    if (c->nwork == c->cap_work) {
-        size_t ncap = c->cap_work ? c->cap_work * 2 : 64;
-        dir_file **nw = enc_realloc(c->work, ncap * sizeof *nw);
-        if (!nw)
-            return ENC_ERROR;
-        c->work = nw;
-        c->cap_work = ncap;
-    }
+    if (!room_for_one(&c->work, c->nwork, &c->cap_work))
+        return ENC_ERROR;
     c->work[c->nwork++] = f;
     f->queued = true;
     return ENC_OK;
