@@ -41,7 +41,7 @@ $(BUILD)/libencore.a: $(LIB_OBJ)
 $(BUILD)/encore: $(CLI_OBJ) $(BUILD)/libencore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libencore.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libencore.a tests/harness.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libencore.a $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libencore.a $(LDLIBS)
 

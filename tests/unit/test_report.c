@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "harness.h"
+#include "fixture_sql.h"
 #include "hash.h"
 #include "hll.h"
 #include "pack.h"
@@ -745,27 +746,6 @@ static void test_render_cap(void)
 
 /* ---- wrapped ---- */
 
-static void play(sqlite3 *db, const char *user, const char *song, const char *artist, const char *genre,
-                 const char *device, int duration, const char *time)
-{
-    sqlite3_stmt *st;
-    T_CHECK(sqlite3_prepare_v2(db,
-                               "INSERT INTO \"EV\" (song_id, user_id, device, title, artist, genre, duration, "
-                               "event_time) VALUES (?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN NULL ELSE 'T' || ?1 END, "
-                               "?4, ?5, ?6, ?7)",
-                               -1, &st, NULL) == SQLITE_OK);
-    sqlite3_bind_text(st, 1, song, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, artist, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, genre, -1, SQLITE_STATIC);
-    if (duration >= 0)
-        sqlite3_bind_int(st, 6, duration);
-    sqlite3_bind_text(st, 7, time, -1, SQLITE_STATIC);
-    T_CHECK(sqlite3_step(st) == SQLITE_DONE);
-    sqlite3_finalize(st);
-}
-
 /* The wrapped fixture in a layout (see fixture_db_layout). Between "me"'s plays come
  * plays of other users, so that with small generations "me" has rows in many of them. */
 static sqlite3 *wrapped_fixture_layout(int gen_bits)
@@ -773,25 +753,25 @@ static sqlite3 *wrapped_fixture_layout(int gen_bits)
     sqlite3 *db = fixture_db_layout(gen_bits);
     static const char *const others[] = {"a", "zz", "mf", "me ", "m"};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-        play(db, others[i], "s1", "Ann", "pop", "mobile", 200, "2025-02-01 00:00:00");
-    play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2025-01-01 00:00:00");
+        fixture_play(db, others[i], "s1", "Ann", "pop", "mobile", 200, "2025-02-01 00:00:00");
+    fixture_play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2025-01-01 00:00:00");
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-        play(db, others[i], "s2", "Bob", "rock", "web", 100, "2025-03-01 00:00:00");
-    play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2025-03-01 10:00:00");
-    play(db, "me", "s2", "Bob", "rock", "web", 100, "2025-03-02 10:00:00");
-    play(db, "me", "s2", "Bob", "rock", "web", 100, "2025-03-03 10:00:00");
-    play(db, "me", "s3", "Bob", "jazz", "tv", -1, "2025-06-01 10:00:00.5");   /* unknown duration */
-    play(db, "me", "s9", NULL, NULL, "tv", -1, "2025-12-31 23:59:59.999999"); /* unknown song */
-    play(db, "me", "s4", "Cy", "jazz", "mobile", 60, "2025-07-01 10:00:00");
-    play(db, "me", "s5", "Di", "pop", "tv", 60, "2025-07-02 10:00:00");
-    play(db, "me", "s6", "Ed", "pop", "web", 60, "2025-07-03 10:00:00");
-    play(db, "me", "s7", "Fa", "pop", "web", 60, "2025-07-04 10:00:00");
-    play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2024-12-31 23:59:59.999999"); /* other years */
-    play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2026-01-01 00:00:00");
-    play(db, "you", "s1", "Ann", "pop", "mobile", 200, "2025-05-05 05:05:05");
-    play(db, "max", "s1", "Ann", "pop", "mobile", 90, "9999-12-31 23:59:59");
+        fixture_play(db, others[i], "s2", "Bob", "rock", "web", 100, "2025-03-01 00:00:00");
+    fixture_play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2025-03-01 10:00:00");
+    fixture_play(db, "me", "s2", "Bob", "rock", "web", 100, "2025-03-02 10:00:00");
+    fixture_play(db, "me", "s2", "Bob", "rock", "web", 100, "2025-03-03 10:00:00");
+    fixture_play(db, "me", "s3", "Bob", "jazz", "tv", -1, "2025-06-01 10:00:00.5");   /* unknown duration */
+    fixture_play(db, "me", "s9", NULL, NULL, "tv", -1, "2025-12-31 23:59:59.999999"); /* unknown song */
+    fixture_play(db, "me", "s4", "Cy", "jazz", "mobile", 60, "2025-07-01 10:00:00");
+    fixture_play(db, "me", "s5", "Di", "pop", "tv", 60, "2025-07-02 10:00:00");
+    fixture_play(db, "me", "s6", "Ed", "pop", "web", 60, "2025-07-03 10:00:00");
+    fixture_play(db, "me", "s7", "Fa", "pop", "web", 60, "2025-07-04 10:00:00");
+    fixture_play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2024-12-31 23:59:59.999999"); /* other years */
+    fixture_play(db, "me", "s1", "Ann", "pop", "mobile", 200, "2026-01-01 00:00:00");
+    fixture_play(db, "you", "s1", "Ann", "pop", "mobile", 200, "2025-05-05 05:05:05");
+    fixture_play(db, "max", "s1", "Ann", "pop", "mobile", 90, "9999-12-31 23:59:59");
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-        play(db, others[i], "s3", "Bob", "jazz", "tv", 60, "2025-12-01 00:00:00");
+        fixture_play(db, others[i], "s3", "Bob", "jazz", "tv", 60, "2025-12-01 00:00:00");
     return db;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "fixture_sql.h"
 #include "report.h"
 #include "user_index.h"
 
@@ -147,23 +148,8 @@ static void insert_plays(sqlite3 **dbs, size_t ndb)
                  1 + next_rand(28), next_rand(24));
         const char *artist = artists[s % 5], *genre = genres[next_rand(4)], *device = devices[next_rand(4)];
         int duration = next_rand(5) == 0 ? -1 : (int)next_rand(400);
-        for (size_t d = 0; d < ndb; d++) {
-            sqlite3_stmt *st;
-            T_CHECK(sqlite3_prepare_v2(dbs[d],
-                                       "INSERT INTO \"EV\" (song_id, user_id, device, title, artist, genre, "
-                                       "duration, event_time) VALUES (?1, ?2, ?3, 'T' || ?1, ?4, ?5, ?6, ?7)",
-                                       -1, &st, NULL) == SQLITE_OK);
-            sqlite3_bind_text(st, 1, song, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 4, artist, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 5, genre, -1, SQLITE_STATIC);
-            if (duration >= 0)
-                sqlite3_bind_int(st, 6, duration);
-            sqlite3_bind_text(st, 7, time, -1, SQLITE_STATIC);
-            T_CHECK(sqlite3_step(st) == SQLITE_DONE);
-            sqlite3_finalize(st);
-        }
+        for (size_t d = 0; d < ndb; d++)
+            fixture_play(dbs[d], user, song, artist, genre, device, duration, time);
     }
     for (size_t d = 0; d < ndb; d++)
         T_CHECK(sqlite3_exec(dbs[d], "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
