@@ -1,7 +1,8 @@
 # bench/lib.sh — shared by bench/run.sh and bench/compare.sh: sizes, cached datasets,
 # timing under GNU time, medians, the machine line. Sourced with CWD = the repository.
 CACHE=$PWD/bench/cache
-TMP=$CACHE/tmp/$(basename "$0" .sh) # one per script: run.sh and compare.sh may run at once
+# one per script and checkout: run.sh and compare.sh, or two worktrees sharing one cache, may run at once
+TMP=$CACHE/tmp/$(basename "$PWD")-$(basename "$0" .sh)
 TIME=/usr/bin/time
 mkdir -p "$CACHE" "$TMP"
 GEN_ID=$(cat src/gen.c src/gen_rand.c src/gen_names.c | md5sum | cut -c1-8) # the generator's sources
