@@ -5,7 +5,8 @@
 
 #include "cmd.h"
 #include "opts.h"
-#include "report.h"
+#include "chart.h"
+#include "render.h"
 #include "sink.h"
 
 typedef struct {

@@ -5,7 +5,8 @@
 
 #include "cmd.h"
 #include "opts.h"
-#include "report.h"
+#include "render.h"
+#include "wrapped.h"
 #include "sink.h"
 
 typedef struct {

@@ -5,7 +5,7 @@
  * them (days after R: TABLE_DAILY plus the pending packs, loaded into a temp table when
  * the plan opens); an enc_plan then answers, for one key, the union of its listener sketches and its
  * latest song names over those runs by primary-key lookups (one per year, month or day
- * with data), never by scanning other keys. Owned by report.c's chart query; reads only.
+ * with data), never by scanning other keys. Owned by chart.c's query; reads only.
  */
 #ifndef ENC_PLAN_H
 #define ENC_PLAN_H

@@ -16,7 +16,7 @@
  * <= R) is added to its month, and to its year when that month ended by R. A chart reads
  * the totals up to R and the daily rows after it (enc_period_segments).
  * Called by sink_sqlite only, inside the batch's transaction, so the totals and R are
- * exactly-once like the daily rows. Read by report.c. Never prints.
+ * exactly-once like the daily rows. Read by chart.c. Never prints.
  */
 #ifndef ENC_ROLLUP_H
 #define ENC_ROLLUP_H

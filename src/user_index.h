@@ -8,7 +8,7 @@
  * instead of leaves all over a (user_id, event_time) index, whose whole width every batch
  * of random users touched. A reader seeks each generation once (~6100 at 100M rows). A table from an older encore (no event_id) keeps its (user_id, event_time)
  * index and is never rewritten. Called by sink_sqlite.c (creates the index) and
- * report.c (reads the layout back, builds the query). Never prints.
+ * wrapped.c (reads the layout back, builds the query). Never prints.
  */
 #ifndef ENC_USER_INDEX_H
 #define ENC_USER_INDEX_H

@@ -12,7 +12,7 @@
 
 #include "harness.h"
 #include "fixture_sql.h"
-#include "report.h"
+#include "wrapped.h"
 #include "user_index.h"
 
 /* gen_bits 0: no event_id column (a table an older encore made). */
