@@ -17,6 +17,7 @@ struct enc_pending {
     char table[NAME_MAX_LEN];
     sqlite3_stmt *ins, *count, *del, *days_upto;
     sqlite3_stmt *day_packs, *daily_rows, *daily_del, *daily_ins; /* folding one (dimension, day) */
+    sqlite3_stmt *level_packs, *level_del;                          /* compacting one level */
 };
 
 static enc_status fail(sqlite3 *db, int rc, const char *what, enc_err *err)
@@ -270,6 +271,26 @@ enc_status enc_pending_span(sqlite3 *db, const char *table, const char *dim, cha
 
 /* ---- the writer ----------------------------------------------------------------------------- */
 
+/* A TABLE_PENDING from before levels (session 4) gets the column; its packs are level 0. */
+static enc_status add_level_column(sqlite3 *db, const char *table, enc_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(db, table, &st, false, err,
+                "SELECT count(*) FROM pragma_table_info('%s_PENDING') WHERE name = 'level'") != ENC_OK)
+        return ENC_ERROR;
+    int rc = sqlite3_step(st);
+    bool has = rc == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return fail(db, rc, "reading the pending deltas' columns", err);
+    if (has)
+        return ENC_OK;
+    char sql[SQL_MAX];
+    snprintf(sql, sizeof sql, "ALTER TABLE \"%s_PENDING\" ADD COLUMN level INTEGER NOT NULL DEFAULT 0", table);
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? ENC_OK : fail(db, rc, "adding levels to the pending deltas", err);
+}
+
 enc_status enc_pending_open(sqlite3 *db, const char *table, enc_pending **out, enc_err *err)
 {
     *out = NULL;
@@ -278,20 +299,28 @@ enc_status enc_pending_open(sqlite3 *db, const char *table, enc_pending **out, e
     char sql[SQL_MAX];
     snprintf(sql, sizeof sql,
              "CREATE TABLE IF NOT EXISTS \"%s_PENDING\" (dimension TEXT NOT NULL, day TEXT NOT NULL, "
-             "deltas BLOB NOT NULL);"
+             "deltas BLOB NOT NULL, level INTEGER NOT NULL DEFAULT 0);"
              "CREATE INDEX IF NOT EXISTS \"%s_PENDING_BY_DAY\" ON \"%s_PENDING\" (dimension, day)",
              table, table, table);
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return fail(db, rc, "creating the pending deltas table", err);
+    if (add_level_column(db, table, err) != ENC_OK)
+        return ENC_ERROR;
     enc_pending *p = enc_calloc(1, sizeof *p);
     if (!p)
         return enc_err_set(err, "out of memory");
     p->db = db;
     snprintf(p->table, sizeof p->table, "%s", table);
-    if (prepare(db, table, &p->ins, true, err, "INSERT INTO \"%s_PENDING\" (dimension, day, deltas) VALUES (?,?,?)") ||
+    if (prepare(db, table, &p->ins, true, err,
+                "INSERT INTO \"%s_PENDING\" (dimension, day, level, deltas) VALUES (?,?,?,?)") ||
         prepare(db, table, &p->count, true, err,
-                "SELECT count(*) FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2") ||
+                "SELECT count(*) FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2 AND level = ?3") ||
+        prepare(db, table, &p->level_packs, true, err,
+                "SELECT day, deltas FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2 AND level = ?3 "
+                "ORDER BY rowid") ||
+        prepare(db, table, &p->level_del, true, err,
+                "DELETE FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2 AND level = ?3") ||
         prepare(db, table, &p->del, true, err, "DELETE FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2") ||
         prepare(db, table, &p->days_upto, true, err,
                 "SELECT DISTINCT dimension, day FROM \"%s_PENDING\" WHERE day <= ?1 ORDER BY 1, 2") ||
@@ -315,8 +344,8 @@ void enc_pending_free(enc_pending *p)
 {
     if (!p)
         return;
-    sqlite3_stmt *all[] = {p->ins, p->count, p->del, p->days_upto, p->day_packs, p->daily_rows, p->daily_del,
-                           p->daily_ins};
+    sqlite3_stmt *all[] = {p->ins,        p->count,     p->del,       p->days_upto,   p->day_packs,
+                           p->daily_rows, p->daily_del, p->daily_ins, p->level_packs, p->level_del};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     enc_free(p);
@@ -395,6 +424,24 @@ static enc_status daily_as_pack(enc_pending *p, const char *dim, const char day[
     return s;
 }
 
+/* Pushes the packs st selects for (dim, day[, level when >= 0]) onto d, oldest first. */
+static enc_status read_packs(enc_pending *p, sqlite3_stmt *st, const char *dim, const char day[11], int level,
+                             day_packs *d, enc_err *err)
+{
+    sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
+    if (level >= 0)
+        sqlite3_bind_int(st, 3, level);
+    enc_status s = ENC_OK;
+    int rc = SQLITE_DONE;
+    while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        s = packs_push(d, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), err);
+    if (s == ENC_OK && rc != SQLITE_DONE)
+        s = fail(p->db, rc, "reading pending deltas", err);
+    sqlite3_reset(st);
+    return s;
+}
+
 /* Folds (dim, day): its daily rows (the oldest source) and its packs, merged in C, replace
  * the day's daily rows, written in key order; the packs are deleted. */
 static enc_status fold(enc_pending *p, const char *dim, const char day[11], enc_err *err)
@@ -402,15 +449,8 @@ static enc_status fold(enc_pending *p, const char *dim, const char day[11], enc_
     day_packs d = {0};
     enc_buf_init(&d.bytes, DAY_PACKS_CAP);
     enc_status s = daily_as_pack(p, dim, day, &d, err);
-    sqlite3_stmt *st = p->day_packs;
-    sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
-    int rc = SQLITE_DONE;
-    while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        s = packs_push(&d, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), err);
-    if (s == ENC_OK && rc != SQLITE_DONE)
-        s = fail(p->db, rc, "reading pending deltas", err);
-    sqlite3_reset(st);
+    if (s == ENC_OK)
+        s = read_packs(p, p->day_packs, dim, day, -1, &d, err);
     sqlite3_stmt *dels[] = {p->daily_del, p->del};
     for (int i = 0; i < 2 && s == ENC_OK; i++) {
         sqlite3_bind_text(dels[i], 1, dim, -1, SQLITE_STATIC);
@@ -425,24 +465,85 @@ static enc_status fold(enc_pending *p, const char *dim, const char day[11], enc_
     return s;
 }
 
+static enc_status insert_pack(enc_pending *p, const char *dim, const char day[11], int level, enc_slice pack,
+                              enc_err *err)
+{
+    sqlite3_bind_text(p->ins, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p->ins, 2, day, 10, SQLITE_STATIC);
+    sqlite3_bind_int(p->ins, 3, level);
+    sqlite3_bind_blob64(p->ins, 4, pack.p, pack.n, SQLITE_STATIC);
+    return step_done(p->db, p->ins, "appending pending deltas", err);
+}
+
+static enc_status count_level(enc_pending *p, const char *dim, const char day[11], int level, int64_t *n,
+                              enc_err *err)
+{
+    sqlite3_bind_text(p->count, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p->count, 2, day, 10, SQLITE_STATIC);
+    sqlite3_bind_int(p->count, 3, level);
+    int rc = sqlite3_step(p->count);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(p->count, 0) : 0;
+    sqlite3_reset(p->count);
+    return rc == SQLITE_ROW ? ENC_OK : fail(p->db, rc, "counting pending deltas", err);
+}
+
+/* A merged pack being built: its entries' bytes, counted. */
+typedef struct {
+    enc_buf body;
+    size_t n;
+} pack_out;
+
+static enc_status put_merged(void *arg, const char day[11], const enc_pack_entry *e, enc_err *err)
+{
+    pack_out *o = arg;
+    o->n++;
+    return enc_pack_put(&o->body, e) == ENC_OK ? ENC_OK : enc_err_set(err, "out of memory compacting pending deltas");
+}
+
+/* Compacts the packs of (dim, day) at level (the newest packs of the day: no pack of a lower
+ * level exists then) into one pack of level + 1, which as the newest row keeps them in
+ * age order. Costs the size of those packs, not of the day's keys. */
+static enc_status compact(enc_pending *p, const char *dim, const char day[11], int level, enc_err *err)
+{
+    day_packs d = {0};
+    enc_buf_init(&d.bytes, DAY_PACKS_CAP);
+    pack_out o = {.n = 0};
+    enc_buf_init(&o.body, DAY_PACKS_CAP);
+    enc_buf blob;
+    enc_buf_init(&blob, DAY_PACKS_CAP);
+    enc_status s = read_packs(p, p->level_packs, dim, day, level, &d, err);
+    if (s == ENC_OK && d.n > 0)
+        s = merge_packs(&d, day, put_merged, &o, err);
+    if (s == ENC_OK && o.n > 0 &&
+        (enc_pack_begin(&blob, o.n) != ENC_OK || enc_buf_append(&blob, o.body.data, o.body.len) != ENC_OK))
+        s = enc_err_set(err, "out of memory compacting pending deltas");
+    if (s == ENC_OK) {
+        sqlite3_bind_text(p->level_del, 1, dim, -1, SQLITE_STATIC);
+        sqlite3_bind_text(p->level_del, 2, day, 10, SQLITE_STATIC);
+        sqlite3_bind_int(p->level_del, 3, level);
+        s = step_done(p->db, p->level_del, "deleting compacted pending deltas", err);
+    }
+    if (s == ENC_OK && o.n > 0)
+        s = insert_pack(p, dim, day, level + 1, (enc_slice){blob.data, blob.len}, err);
+    enc_buf_free(&blob);
+    enc_buf_free(&o.body);
+    enc_buf_free(&d.bytes);
+    enc_free(d.end);
+    return s;
+}
+
 enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_slice pack, enc_err *err)
 {
     char d[11];
     enc_ts_format_day(day, d);
-    sqlite3_bind_text(p->ins, 1, dim, -1, SQLITE_STATIC);
-    sqlite3_bind_text(p->ins, 2, d, 10, SQLITE_STATIC);
-    sqlite3_bind_blob64(p->ins, 3, pack.p, pack.n, SQLITE_STATIC);
-    enc_status s = step_done(p->db, p->ins, "appending pending deltas", err);
-    if (s != ENC_OK)
-        return s;
-    sqlite3_bind_text(p->count, 1, dim, -1, SQLITE_STATIC);
-    sqlite3_bind_text(p->count, 2, d, 10, SQLITE_STATIC);
-    int rc = sqlite3_step(p->count);
-    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(p->count, 0) : 0;
-    sqlite3_reset(p->count);
-    if (rc != SQLITE_ROW)
-        return fail(p->db, rc, "counting pending deltas", err);
-    return n >= ENC_PENDING_FOLD_AT ? fold(p, dim, d, err) : ENC_OK;
+    enc_status s = insert_pack(p, dim, d, 0, pack, err);
+    for (int level = 0; s == ENC_OK && level < ENC_PENDING_LEVELS; level++) {
+        int64_t n = 0;
+        if ((s = count_level(p, dim, d, level, &n, err)) != ENC_OK || n < ENC_PENDING_FOLD_AT)
+            break;
+        s = level + 1 < ENC_PENDING_LEVELS ? compact(p, dim, d, level, err) : fold(p, dim, d, err);
+    }
+    return s;
 }
 
 typedef struct {

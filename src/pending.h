@@ -1,13 +1,17 @@
 /* pending — aggregate deltas of days after the rollup horizon, kept as packs until folded.
  *
- * Owns TABLE_PENDING (dimension, day 'YYYY-MM-DD', deltas BLOB: one pack.h blob) in the
- * sink's database, one row per batch and (dimension, day). A batch appends a pack per
- * (dimension, day) after the horizon R (one insert instead of one daily upsert per key);
- * a day's packs are merged in C and folded into TABLE_DAILY (one upsert per key, in key
- * order) when R passes the day, when the (dimension, day) holds ENC_PENDING_FOLD_AT packs,
- * or when the writer closes. So the daily rows of a day plus its pending packs are the
- * day's aggregates; charts (plan.c) merge both. Called by sink_sqlite and rollup inside
- * the batch's transaction (exactly-once like the rows), and by plan.c to read. Never prints.
+ * Owns TABLE_PENDING (dimension, day 'YYYY-MM-DD', deltas BLOB: one pack.h blob, level) in
+ * the sink's database. A batch appends one level-0 pack per (dimension, day) after the
+ * horizon R (one insert instead of one daily upsert per key). When a (dimension, day) holds
+ * ENC_PENDING_FOLD_AT packs of one level, they are merged in C into one pack of the next
+ * level (compaction, an LSM tree: each delta is rewritten once per level, and a batch's
+ * cost is the size of the packs it merges, not the number of keys of the day); the packs
+ * of a day are in age order by rowid, their levels non-increasing. A day's packs are folded
+ * into TABLE_DAILY (one upsert per key, in key order) when R passes the day, when its
+ * top level fills (ENC_PENDING_LEVELS), or when the writer closes. So the daily rows of a
+ * day plus its pending packs are the day's aggregates; charts (plan.c) merge both. Called
+ * by sink_sqlite and rollup inside the batch's transaction (exactly-once like the rows),
+ * and by plan.c to read. Never prints.
  */
 #ifndef ENC_PENDING_H
 #define ENC_PENDING_H
@@ -19,7 +23,8 @@
 #include "pack.h"
 #include "status.h"
 
-#define ENC_PENDING_FOLD_AT 8 /* packs of one (dimension, day) that make the batch fold them */
+#define ENC_PENDING_FOLD_AT 8 /* packs of one (dimension, day) and level that are merged into one */
+#define ENC_PENDING_LEVELS 5   /* levels 0..4; 8 packs of the top level fold the day instead */
 
 typedef struct enc_pending enc_pending;
 
@@ -28,8 +33,8 @@ typedef struct enc_pending enc_pending;
 enc_status enc_pending_open(sqlite3 *db, const char *table, enc_pending **out, enc_err *err);
 void enc_pending_free(enc_pending *p); /* p may be NULL */
 
-/* Appends one pack of (dim, day); folds the (dim, day) when it then holds
- * ENC_PENDING_FOLD_AT packs. ENC_RETRY when busy. */
+/* Appends one level-0 pack of (dim, day), then compacts each full level (see above).
+ * ENC_RETRY when busy. */
 enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_slice pack, enc_err *err);
 
 /* Folds every (dimension, day) with day <= through into TABLE_DAILY and deletes its packs. */

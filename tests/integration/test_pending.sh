@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Pending packs (src/pending.h): a batch appends its deltas of days after the rollup
-# horizon as packs, folded into MUSIC_EVENTS_DAILY when the horizon passes the day, when a
-# (dimension, day) holds 8 packs, or when the writer stops. A watch run killed with -9
-# leaves packs (and, for the last day, folded daily rows beside them): charts must equal a
-# clean run's, and the next run's stop folds them into exactly the clean run's daily rows.
+# horizon as level-0 packs, 8 packs of a level merged into one of the next level, folded
+# into MUSIC_EVENTS_DAILY when the horizon passes the day or when the writer stops. A watch
+# run killed with -9 leaves packs (for the last day, merged ones beside new ones): charts
+# must equal a clean run's, and the next run's stop folds them into exactly the clean
+# run's daily rows; so must a run on a pending table from before levels.
 source "$(dirname "$0")/lib.sh"
 
 GEN="$WORK/gen"
@@ -18,7 +19,7 @@ check "clean run read events" test "${events:-0}" -gt 2900
 check_eq "a stopped writer leaves no packs" "$(sql_at "$CLEAN" "SELECT count(*) FROM MUSIC_EVENTS_PENDING")" "0"
 
 # Batches of 70 events: ~22 a day, so the first day is folded when the horizon passes it
-# (and at 8 packs before that), the second day keeps packs beside daily rows.
+# (and compacted at 8 packs before that), the second day keeps level-1 and level-0 packs.
 DB="$WORK/killed.db"
 "$ENCORE" run "${common[@]}" --batch-events 70 --poll 100ms --settle 100ms --sink "sqlite:$DB" &
 pid=$!
@@ -32,10 +33,15 @@ check "packs are left after kill -9" test "$(sql "SELECT count(*) FROM MUSIC_EVE
 check_eq "packs only after the horizon" \
     "$(sql "SELECT count(*) FROM MUSIC_EVENTS_PENDING, _ENCORE_ROLLUP WHERE day <= rolled_through")" "0"
 check "the horizon moved past the first day" test -n "$(sql "SELECT rolled_through FROM _ENCORE_ROLLUP")"
-check "the last day has folded daily rows beside its packs" \
-    test "$(sql "SELECT count(*) FROM MUSIC_EVENTS_DAILY WHERE day = '$last'")" -gt 0
-check "no (dimension, day) holds 8 packs" \
-    test "$(sql "SELECT max(n) FROM (SELECT count(*) AS n FROM MUSIC_EVENTS_PENDING GROUP BY dimension, day)")" -lt 8
+check "the last day has merged packs beside new ones" \
+    test "$(sql "SELECT count(DISTINCT level) FROM MUSIC_EVENTS_PENDING WHERE day = '$last'")" -gt 1
+check_eq "compaction, not a fold: the last day has no daily rows yet" \
+    "$(sql "SELECT count(*) FROM MUSIC_EVENTS_DAILY WHERE day = '$last'")" "0"
+check "no (dimension, day, level) holds 8 packs" \
+    test "$(sql "SELECT max(n) FROM (SELECT count(*) AS n FROM MUSIC_EVENTS_PENDING GROUP BY dimension, day, level)")" -lt 8
+check_eq "a day's levels never rise from older to newer packs" \
+    "$(sql "SELECT count(*) FROM MUSIC_EVENTS_PENDING a JOIN MUSIC_EVENTS_PENDING b ON a.dimension = b.dimension
+            AND a.day = b.day AND a.rowid < b.rowid AND a.level < b.level")" "0"
 check_eq "totals up to the horizon equal the daily rows" "$(rollup_stored "$DB")" "$(rollup_recomputed "$DB")"
 year=$(sql "SELECT substr('$last', 1, 4)")
 for args in "--by song" "--by song --metric listeners" "--by song --metric minutes" "--by artist --metric listeners" \
@@ -46,6 +52,21 @@ for args in "--by song" "--by song --metric listeners" "--by song --metric minut
         "$("$ENCORE" top --sink "sqlite:$DB" $args --limit 25 --format csv)" \
         "$("$ENCORE" top --sink "sqlite:$CLEAN" $args --limit 25 --format csv)"
 done
+
+# A pending table from before levels (no level column), holding the same packs: the next
+# run adds the column (its packs level 0) and its stop folds them like the others.
+OLD="$WORK/old.db"
+cp "$DB" "$OLD"
+sql_at "$OLD" "CREATE TABLE p0 AS SELECT dimension, day, deltas FROM MUSIC_EVENTS_PENDING ORDER BY rowid;
+    DROP TABLE MUSIC_EVENTS_PENDING;
+    CREATE TABLE MUSIC_EVENTS_PENDING (dimension TEXT NOT NULL, day TEXT NOT NULL, deltas BLOB NOT NULL);
+    INSERT INTO MUSIC_EVENTS_PENDING SELECT * FROM p0 ORDER BY rowid; DROP TABLE p0;
+    CREATE INDEX MUSIC_EVENTS_PENDING_BY_DAY ON MUSIC_EVENTS_PENDING (dimension, day)" >/dev/null
+"$ENCORE" run "${common[@]}" --once --sink "sqlite:$OLD" >/dev/null
+check_eq "a pre-level pending table: rerun exit status" "$?" "0"
+check_eq "a pre-level pending table gets levels" \
+    "$(sql_at "$OLD" "SELECT count(*) FROM pragma_table_info('MUSIC_EVENTS_PENDING') WHERE name = 'level'")" "1"
+check_eq "a pre-level pending table: folded into the clean run's daily rows" "$(agg_digest "$OLD")" "$(agg_digest "$CLEAN")"
 
 # The next run finds nothing new; its stop folds the packs.
 "$ENCORE" run "${common[@]}" --once --sink "sqlite:$DB" >/dev/null
