@@ -6,15 +6,16 @@
  * startup; enc_songs_get/enc_users_get run per event and must stay allocation-free.
  *
  * Index: open addressing with linear probing over a power-of-two array of 16-byte
- * slots, load factor <= 0.7. A slot holds the row number, a 32-bit tag (28 bits of the
- * hash's high half plus the key length, capped at 15) and the key's first 8 bytes
- * (`pre`, zero-padded). For keys of up to 8 bytes, tag and pre together decide
- * equality exactly, so a hit never reads the id's bytes; longer keys compare in full
- * once tag and pre match. The slot index comes from the hash's low bits.
+ * slots, load factor <= 0.7. A slot holds the row number, a 16-bit tag (12 bits of the
+ * hash's top plus the key length, capped at 15), the key's first 8 bytes (`pre`,
+ * zero-padded) and the row's join profile number. For keys of up to 8 bytes, tag and pre
+ * together decide equality exactly, so a hit never reads the id's bytes; longer keys
+ * compare in full once tag and pre match. The slot index comes from the hash's low bits.
  *
  * Join profiles (users): the distinct (country, subscription, device) triples, each kept
- * once, and per user the number of its triple, so enc_users_join_many reads 2 bytes per
- * user instead of the user's 64-byte row (bench/RESULTS.md, session 4).
+ * once, and in each user's index slot the number of its triple, so enc_users_join_many
+ * touches one cache line per user (the slot) instead of the slot and the user's 64-byte
+ * row (bench/RESULTS.md, sessions 4 and 5).
  */
 #include "dim.h"
 
@@ -35,7 +36,8 @@
 
 typedef struct {
     uint64_t pre;  /* first 8 bytes of the key, see key_prefix */
-    uint32_t tag;  /* see key_tag */
+    uint16_t tag;  /* see key_tag */
+    uint16_t prof; /* the row's join profile number (tables with profiles), else 0 */
     uint32_t row;  /* row index + 1; 0 = empty slot */
 } slot;
 
@@ -80,11 +82,11 @@ typedef struct {
     block *blocks;  /* string storage, newest first */
     enc_dim_load_report report;
     /* Join profiles (spec->profiles): the distinct rows but for the id, each stored once
-     * as a row with a NULL id, and for each row the number of its profile. A join then
-     * reads 2 bytes per row (a 2 MB array for 1M users, mostly in cache) instead of the
-     * row itself (64 MB, a cache miss each). NULL for other tables. */
+     * as a row with a NULL id; each row's profile number is in its index slot (slot.prof).
+     * A join then reads nothing beyond the slot the lookup reads anyway, instead of the
+     * row itself (64 MB for 1M users, a cache miss each). NULL for other tables, and for
+     * a table with too many profiles (build_profiles). */
     char *prof_rows;
-    uint16_t *prof_of;
     size_t nprof;
 } dimtab;
 
@@ -146,9 +148,12 @@ static inline uint64_t key_prefix(const char *p, size_t n)
     return v;
 }
 
-static inline uint32_t key_tag(uint64_t h, size_t n)
+/* 12 bits of the hash's top and the key length capped at 15. For keys of up to 8 bytes
+ * the length and `pre` decide equality; for longer ones the hash bits spare most
+ * compares of keys that share their first 8 bytes (1 in 4,096 of those reads the row). */
+static inline uint16_t key_tag(uint64_t h, size_t n)
 {
-    return ((uint32_t)(h >> 32) & ~(uint32_t)15) | (uint32_t)(n < 15 ? n : 15);
+    return (uint16_t)(((uint16_t)(h >> 48) & ~(uint16_t)15) | (uint16_t)(n < 15 ? n : 15));
 }
 
 static inline uint64_t key_hash(const char *p, size_t n, uint64_t hmask)
@@ -162,7 +167,7 @@ static inline uint64_t key_hash(const char *p, size_t n, uint64_t hmask)
 static inline uint32_t index_find(const keyindex *ix, const char *base, size_t stride, const char *key, size_t n,
                                   uint64_t h, size_t *at)
 {
-    uint32_t tag = key_tag(h, n);
+    uint16_t tag = key_tag(h, n);
     uint64_t pre = key_prefix(key, n);
     const slot *slots = ix->slots;
     size_t mask = ix->mask;
@@ -184,7 +189,7 @@ static inline uint32_t index_find(const keyindex *ix, const char *base, size_t s
 
 static void index_put(keyindex *ix, size_t at, const char *key, size_t n, uint64_t h, size_t elem)
 {
-    ix->slots[at] = (slot){key_prefix(key, n), key_tag(h, n), (uint32_t)(elem + 1)};
+    ix->slots[at] = (slot){key_prefix(key, n), key_tag(h, n), 0, (uint32_t)(elem + 1)};
 }
 
 /* The slot count that holds `need` elements at a load factor <= 0.7. */
@@ -664,9 +669,9 @@ static long profile_find_or_add(dimtab *t, uint32_t *hs, size_t mask, size_t *ca
     }
 }
 
-/* Builds prof_rows and prof_of for a table whose spec asks for them. When there are more
- * than PROFILES_MAX distinct profiles, or more than half as many as rows, the table has
- * none and joins read the rows. */
+/* Builds prof_rows and each index slot's profile number for a table whose spec asks for
+ * them. When there are more than PROFILES_MAX distinct profiles, or more than half as
+ * many as rows, the table has none and joins read the rows. */
 static enc_status build_profiles(dimtab *t)
 {
     if (!t->spec->profiles || t->count == 0)
@@ -675,24 +680,27 @@ static enc_status build_profiles(dimtab *t)
     size_t nslots = slots_for(2 * limit), cap = 64;
     size_t rs = t->spec->row_size;
     uint32_t *hs = enc_calloc(nslots, sizeof *hs);
-    t->prof_of = enc_malloc(t->count * sizeof *t->prof_of);
+    uint16_t *prof_of = enc_malloc(t->count * sizeof *prof_of); /* per row, while building */
     t->prof_rows = enc_malloc(cap * rs);
-    enc_status st = hs && t->prof_of && t->prof_rows ? ENC_OK : ENC_ERROR;
+    enc_status st = hs && prof_of && t->prof_rows ? ENC_OK : ENC_ERROR;
     for (size_t e = 0; st == ENC_OK && e < t->count && t->nprof < limit; e++) {
         long p = profile_find_or_add(t, hs, nslots - 1, &cap, t->rows + e * rs);
         if (p < 0)
             st = ENC_ERROR;
         else
-            t->prof_of[e] = (uint16_t)p;
+            prof_of[e] = (uint16_t)p;
     }
     enc_free(hs);
     if (st != ENC_OK || t->nprof >= limit) {
         enc_free(t->prof_rows);
-        enc_free(t->prof_of);
         t->prof_rows = NULL;
-        t->prof_of = NULL;
         t->nprof = 0;
+    } else {
+        for (size_t i = 0; i <= t->ix.mask; i++)
+            if (t->ix.slots[i].row)
+                t->ix.slots[i].prof = prof_of[t->ix.slots[i].row - 1];
     }
+    enc_free(prof_of);
     return st;
 }
 
@@ -707,7 +715,6 @@ static void dimtab_release(dimtab *t)
     enc_free(t->rows);
     enc_free(t->ix.slots);
     enc_free(t->prof_rows);
-    enc_free(t->prof_of);
 }
 
 /* Loads into *t from an open reader, which it closes. On error *t holds nothing. */
@@ -783,17 +790,41 @@ static inline const char *dimtab_get(const dimtab *t, const char *id, size_t n, 
     return e ? t->rows + (size_t)(e - 1) * row_size : NULL;
 }
 
+/* One lookup of a key whose hash is known: the row, or with `profiles` the row's join
+ * profile (read from the slot the probe ends on). A found row is prefetched for the
+ * caller, who reads it a little later (a row may straddle two cache lines). */
+static inline const void *dimtab_find(const dimtab *t, const enc_slice *id, uint64_t h, size_t row_size,
+                                      bool profiles)
+{
+    size_t at;
+    uint32_t e = id->n ? index_find(&t->ix, t->rows, row_size, id->p, id->n, h, &at) : 0;
+    if (!e)
+        return NULL;
+    if (profiles)
+        return t->prof_rows + (size_t)t->ix.slots[at].prof * row_size;
+    const char *row = t->rows + (size_t)(e - 1) * row_size;
+    PREFETCH(row);
+    PREFETCH(row + row_size - 1);
+    return row;
+}
+
 /* Many lookups at once, the way index_fill inserts: the slot of key i + AHEAD is
  * prefetched while key i is probed, so the cache misses of a batch overlap instead of
- * queueing one behind the other. Each found row is prefetched for the caller too; with
- * `profiles`, out[i] is the row's join profile instead, and only its number is fetched. */
-static inline void dimtab_get_many(const dimtab *t, const enc_slice *ids, size_t n, size_t row_size, bool profiles,
-                                   const void **out)
+ * queueing one behind the other. With `hashes` (from dimtab_prefetch, whose prefetches
+ * were issued long before) the keys are neither hashed nor prefetched again. With
+ * `profiles`, out[i] is the row's join profile instead of the row. */
+static inline void dimtab_get_many(const dimtab *t, const enc_slice *ids, const uint64_t *hashes, size_t n,
+                                   size_t row_size, bool profiles, const void **out)
 {
     enum { AHEAD = 16 };
     uint64_t ring[AHEAD];
     if (!t || t->count == 0) {
         memset(out, 0, n * sizeof *out);
+        return;
+    }
+    if (hashes) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = dimtab_find(t, &ids[i], hashes[i], row_size, profiles);
         return;
     }
     for (size_t i = 0; i < n && i < AHEAD; i++) {
@@ -807,24 +838,18 @@ static inline void dimtab_get_many(const dimtab *t, const enc_slice *ids, size_t
             ring[i % AHEAD] = key_hash(k->p, k->n, t->hmask);
             PREFETCH(&t->ix.slots[ring[i % AHEAD] & t->ix.mask]);
         }
-        size_t at;
-        uint32_t e = ids[i].n ? index_find(&t->ix, t->rows, row_size, ids[i].p, ids[i].n, h, &at) : 0;
-        if (profiles) { /* out[i] is for now where the profile's number is */
-            out[i] = e ? &t->prof_of[e - 1] : NULL;
-            if (e)
-                PREFETCH(out[i]);
-            continue;
-        }
-        out[i] = e ? t->rows + (size_t)(e - 1) * row_size : NULL;
-        if (out[i]) { /* a row may straddle two cache lines */
-            PREFETCH(out[i]);
-            PREFETCH((const char *)out[i] + row_size - 1);
-        }
+        out[i] = dimtab_find(t, &ids[i], h, row_size, profiles);
     }
-    if (profiles)
-        for (size_t i = 0; i < n; i++)
-            if (out[i])
-                out[i] = t->prof_rows + (size_t)*(const uint16_t *)out[i] * row_size;
+}
+
+/* The key's hash, its slot prefetched (0 and nothing fetched for an empty table). */
+static inline uint64_t dimtab_prefetch(const dimtab *t, const char *id, size_t n)
+{
+    if (!t || t->count == 0)
+        return 0;
+    uint64_t h = key_hash(id, n, t->hmask);
+    PREFETCH(&t->ix.slots[h & t->ix.mask]);
+    return h;
 }
 
 /* ---- the typed API ---------------------------------------------------------------- */
@@ -851,7 +876,18 @@ const enc_song *enc_songs_get(const enc_songs *t, const char *id, size_t n)
 
 void enc_songs_get_many(const enc_songs *t, const enc_slice *ids, size_t n, const enc_song **out)
 {
-    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_song), false, (const void **)out);
+    dimtab_get_many(t ? &t->t : NULL, ids, NULL, n, sizeof(enc_song), false, (const void **)out);
+}
+
+uint64_t enc_songs_prefetch(const enc_songs *t, const char *id, size_t n)
+{
+    return dimtab_prefetch(t ? &t->t : NULL, id, n);
+}
+
+void enc_songs_get_many_hashed(const enc_songs *t, const enc_slice *ids, const uint64_t *hashes, size_t n,
+                               const enc_song **out)
+{
+    dimtab_get_many(t ? &t->t : NULL, ids, hashes, n, sizeof(enc_song), false, (const void **)out);
 }
 
 size_t enc_songs_count(const enc_songs *t)
@@ -894,13 +930,24 @@ const enc_user *enc_users_get(const enc_users *t, const char *id, size_t n)
 
 void enc_users_get_many(const enc_users *t, const enc_slice *ids, size_t n, const enc_user **out)
 {
-    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_user), false, (const void **)out);
+    dimtab_get_many(t ? &t->t : NULL, ids, NULL, n, sizeof(enc_user), false, (const void **)out);
 }
 
 void enc_users_join_many(const enc_users *t, const enc_slice *ids, size_t n, const enc_user **out)
 {
-    bool profiles = t && t->t.prof_of;
-    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_user), profiles, (const void **)out);
+    enc_users_join_many_hashed(t, ids, NULL, n, out);
+}
+
+uint64_t enc_users_prefetch(const enc_users *t, const char *id, size_t n)
+{
+    return dimtab_prefetch(t ? &t->t : NULL, id, n);
+}
+
+void enc_users_join_many_hashed(const enc_users *t, const enc_slice *ids, const uint64_t *hashes, size_t n,
+                                const enc_user **out)
+{
+    bool profiles = t && t->t.prof_rows;
+    dimtab_get_many(t ? &t->t : NULL, ids, hashes, n, sizeof(enc_user), profiles, (const void **)out);
 }
 
 size_t enc_users_count(const enc_users *t)
