@@ -441,6 +441,21 @@ static void discard(batch_queue *q, enc_batch *b)
     give_back(q, b);
 }
 
+/* Room for a full batch's records and rows (up to RESERVE_MAX each), in one block each
+ * from the start: growing them as they fill would pass through every smaller size, each
+ * in fresh memory (a batch's arrays are kept across batches, so this allocates once per
+ * batch slot). Room never used costs address space, not memory. */
+#define RESERVE_MAX ((size_t)1 << 20)
+
+static enc_status reserve_batch(const pipeline *p, enc_batch *b, enc_err *err)
+{
+    int64_t want = p->cfg->source_cfg.batch_events;
+    size_t n = want <= 0 ? 0 : (uint64_t)want < RESERVE_MAX ? (size_t)want : RESERVE_MAX;
+    if (enc_batch_reserve_records(b, n) != ENC_OK || enc_batch_reserve_rows(b, n) != ENC_OK)
+        return enc_err_set(err, "out of memory reserving a batch of %zu events", n);
+    return ENC_OK;
+}
+
 static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_err *err)
 {
     const enc_pipeline_config *cfg = p->cfg;
@@ -453,6 +468,10 @@ static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_er
             if (!(b = take_free(&p->q)))
                 return ENC_ERROR;
             m = (fill_mark){0, 0};
+            if (reserve_batch(p, b, err) != ENC_OK) {
+                discard(&p->q, b);
+                return ENC_ERROR;
+            }
         }
         size_t nrecs = b->nrecs, npos = b->npos;
         bool open = nrecs > 0 || npos > 0;
