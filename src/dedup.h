@@ -5,9 +5,10 @@
  * seen minus the watermark, like Spark's dropDuplicatesWithinWatermark; memory is
  * bounded by the plays inside one watermark: expiry frees slots in place, and the table
  * doubles only when what is left inside the watermark fills it, so in a steady stream
- * its size stops growing. The keys a batch adds travel with the
- * batch to the sink, which stores them in the batch's transaction, so the state
- * survives restarts (enc_dedup_restore). Owned by the pipeline's reader thread.
+ * its size stops growing. Expiry and growth are spread over the inserts, a few slots
+ * each, so no check stalls on a pass over the set (only enc_dedup_expire makes one).
+ * The keys a batch adds travel with the batch to the sink, which stores them in the
+ * batch's transaction, so the state survives restarts (enc_dedup_restore). Owned by the pipeline's reader thread.
  */
 #ifndef ENC_DEDUP_H
 #define ENC_DEDUP_H
@@ -36,7 +37,9 @@ uint64_t enc_dedup_hash(enc_slice user_id, enc_slice song_id, int64_t time_us);
 enc_status enc_dedup_check(enc_dedup *d, enc_dedup_key k, bool *dup);
 /* Adds a key remembered by an earlier run (no duplicate check). */
 enc_status enc_dedup_restore(enc_dedup *d, enc_dedup_key k);
-/* Forgets keys older than the watermark; cheap unless the watermark moved a lot. */
+/* Forgets every key older than the watermark now, in one pass over the table (O(table):
+ * for start-up and tests). Checks need not call it: inserts sweep the set a few slots
+ * at a time once keys may have expired. */
 enc_status enc_dedup_expire(enc_dedup *d);
 /* Event time below which keys are forgotten (INT64_MIN before any key). */
 int64_t enc_dedup_horizon(const enc_dedup *d);

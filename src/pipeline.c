@@ -291,9 +291,7 @@ static enc_status drop_duplicates(pipeline *p, enc_batch *b, size_t from, enc_er
         *slot = k;
         rows[kept++] = *r;
     }
-    b->nrows = from + kept;
-    if (enc_dedup_expire(p->dedup) != ENC_OK)
-        return enc_err_set(err, "out of memory in the dedup state");
+    b->nrows = from + kept; /* the set forgets expired keys as it goes (dedup.h) */
     b->dedup_horizon = enc_dedup_horizon(p->dedup);
     return ENC_OK;
 }

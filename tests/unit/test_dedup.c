@@ -1,8 +1,12 @@
 /* Unit tests for dedup: duplicates within the watermark, expiry, removal from the middle
  * of long and wrapping probe clusters (backward shift), and a table whose size stays
- * flat over a long steady stream; growth copied a few slots per insert. */
+ * flat over a long steady stream; growth copied a few slots per insert; expiry spread over
+ * the inserts; growth into reused (dirty) memory. */
 #include <stdint.h>
 
+#include <string.h>
+
+#include "alloc.h"
 #include "dedup.h"
 #include "harness.h"
 
@@ -157,8 +161,76 @@ static void test_incremental_growth(void)
     enc_dedup_free(d);
 }
 
+/* Without any call to enc_dedup_expire, a steady stream (10,000 plays per hour, 1 h
+ * watermark) is expired by the inserts themselves a few slots at a time: no insert
+ * forgets more than a handful of keys at once (a whole pass would forget an eighth of a
+ * watermark, ~1,250 keys, in one call), the set stays within a watermark plus an eighth
+ * plus one sweep's inserts, and every key inside the watermark stays known. */
+static void test_expiry_spread_over_inserts(void)
+{
+    enc_dedup *d = enc_dedup_new(HOUR_US);
+    uint64_t x = 88172645463325252ull;
+    size_t max_drop = 0, max_size = 0, prev = 0, cap_early = 0;
+    int64_t step = HOUR_US / 10000;
+    for (int64_t i = 0; i < 300000; i++) { /* 30 hours */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        T_CHECK(!check(d, x, i * step));
+        size_t n = enc_dedup_size(d);
+        if (n + 1 < prev && prev - (n + 1) > max_drop)
+            max_drop = prev - (n + 1);
+        prev = n;
+        if (n > max_size)
+            max_size = n;
+        if (i == 100000)
+            cap_early = enc_dedup_capacity(d);
+    }
+    T_CHECK(max_drop > 0);   /* keys were forgotten ... */
+    T_CHECK(max_drop <= 64); /* ... a few per insert at most */
+    T_CHECK(enc_dedup_capacity(d) == cap_early);
+    T_CHECK(max_size <= 10000 + 10000 / 8 + enc_dedup_capacity(d) / 8 + 1);
+    /* the last half hour is still known */
+    uint64_t y = 88172645463325252ull;
+    int known = 1;
+    for (int64_t i = 0; i < 300000; i++) {
+        y ^= y << 13, y ^= y >> 7, y ^= y << 17;
+        if (i >= 300000 - 5000)
+            known &= check(d, y, i * step);
+    }
+    T_CHECK(known);
+    enc_dedup_free(d);
+}
+
+/* Growth into a block the allocator kept from an earlier owner (not zero): the new
+ * array is zeroed before any key goes into it, so no stale bytes read as keys. */
+static void test_growth_into_reused_memory(void)
+{
+    for (size_t mib = 4; mib <= 16; mib *= 2) { /* the sizes of 2^18..2^20 slots */
+        unsigned char *junk = enc_malloc(mib << 20);
+        T_CHECK(junk != NULL);
+        if (junk)
+            memset(junk, 0xAB, mib << 20);
+        enc_free(junk); /* kept for reuse by the allocator (alloc.c) */
+    }
+    enc_dedup *d = enc_dedup_new(24 * HOUR_US);
+    uint64_t mix = 0x9e3779b97f4a7c15u;
+    int fresh_ok = 1;
+    for (uint64_t i = 1; i <= 700000; i++)
+        fresh_ok &= !check(d, i * mix, (int64_t)i);
+    T_CHECK(fresh_ok);
+    T_CHECK(enc_dedup_size(d) == 700000);
+    T_CHECK(enc_dedup_capacity(d) >= (size_t)1 << 20);
+    size_t missing = 0;
+    for (uint64_t i = 1; i <= 700000; i++)
+        missing += !check(d, i * mix, (int64_t)i);
+    T_CHECK(missing == 0);
+    T_CHECK(!check(d, 700001 * mix, 1)); /* and nothing else is */
+    enc_dedup_free(d);
+}
+
 int main(void)
 {
+    T_RUN(test_expiry_spread_over_inserts);
+    T_RUN(test_growth_into_reused_memory);
     T_RUN(test_incremental_growth);
     T_RUN(test_duplicates_within_watermark);
     T_RUN(test_expiry_forgets_old_keys_only);
