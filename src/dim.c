@@ -810,21 +810,16 @@ static inline const void *dimtab_find(const dimtab *t, const enc_slice *id, uint
 
 /* Many lookups at once, the way index_fill inserts: the slot of key i + AHEAD is
  * prefetched while key i is probed, so the cache misses of a batch overlap instead of
- * queueing one behind the other. With `hashes` (from dimtab_prefetch, whose prefetches
- * were issued long before) the keys are neither hashed nor prefetched again. With
- * `profiles`, out[i] is the row's join profile instead of the row. */
-static inline void dimtab_get_many(const dimtab *t, const enc_slice *ids, const uint64_t *hashes, size_t n,
-                                   size_t row_size, bool profiles, const void **out)
+ * queueing one behind the other. With `profiles`, out[i] is the row's join profile
+ * instead of the row. (Prefetching the slots earlier, as enrich parses each event, was
+ * measured slower: bench/RESULTS.md, session 5.) */
+static inline void dimtab_get_many(const dimtab *t, const enc_slice *ids, size_t n, size_t row_size, bool profiles,
+                                   const void **out)
 {
     enum { AHEAD = 16 };
     uint64_t ring[AHEAD];
     if (!t || t->count == 0) {
         memset(out, 0, n * sizeof *out);
-        return;
-    }
-    if (hashes) {
-        for (size_t i = 0; i < n; i++)
-            out[i] = dimtab_find(t, &ids[i], hashes[i], row_size, profiles);
         return;
     }
     for (size_t i = 0; i < n && i < AHEAD; i++) {
@@ -840,16 +835,6 @@ static inline void dimtab_get_many(const dimtab *t, const enc_slice *ids, const 
         }
         out[i] = dimtab_find(t, &ids[i], h, row_size, profiles);
     }
-}
-
-/* The key's hash, its slot prefetched (0 and nothing fetched for an empty table). */
-static inline uint64_t dimtab_prefetch(const dimtab *t, const char *id, size_t n)
-{
-    if (!t || t->count == 0)
-        return 0;
-    uint64_t h = key_hash(id, n, t->hmask);
-    PREFETCH(&t->ix.slots[h & t->ix.mask]);
-    return h;
 }
 
 /* ---- the typed API ---------------------------------------------------------------- */
@@ -876,18 +861,7 @@ const enc_song *enc_songs_get(const enc_songs *t, const char *id, size_t n)
 
 void enc_songs_get_many(const enc_songs *t, const enc_slice *ids, size_t n, const enc_song **out)
 {
-    dimtab_get_many(t ? &t->t : NULL, ids, NULL, n, sizeof(enc_song), false, (const void **)out);
-}
-
-uint64_t enc_songs_prefetch(const enc_songs *t, const char *id, size_t n)
-{
-    return dimtab_prefetch(t ? &t->t : NULL, id, n);
-}
-
-void enc_songs_get_many_hashed(const enc_songs *t, const enc_slice *ids, const uint64_t *hashes, size_t n,
-                               const enc_song **out)
-{
-    dimtab_get_many(t ? &t->t : NULL, ids, hashes, n, sizeof(enc_song), false, (const void **)out);
+    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_song), false, (const void **)out);
 }
 
 size_t enc_songs_count(const enc_songs *t)
@@ -930,24 +904,13 @@ const enc_user *enc_users_get(const enc_users *t, const char *id, size_t n)
 
 void enc_users_get_many(const enc_users *t, const enc_slice *ids, size_t n, const enc_user **out)
 {
-    dimtab_get_many(t ? &t->t : NULL, ids, NULL, n, sizeof(enc_user), false, (const void **)out);
+    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_user), false, (const void **)out);
 }
 
 void enc_users_join_many(const enc_users *t, const enc_slice *ids, size_t n, const enc_user **out)
 {
-    enc_users_join_many_hashed(t, ids, NULL, n, out);
-}
-
-uint64_t enc_users_prefetch(const enc_users *t, const char *id, size_t n)
-{
-    return dimtab_prefetch(t ? &t->t : NULL, id, n);
-}
-
-void enc_users_join_many_hashed(const enc_users *t, const enc_slice *ids, const uint64_t *hashes, size_t n,
-                                const enc_user **out)
-{
     bool profiles = t && t->t.prof_rows;
-    dimtab_get_many(t ? &t->t : NULL, ids, hashes, n, sizeof(enc_user), profiles, (const void **)out);
+    dimtab_get_many(t ? &t->t : NULL, ids, n, sizeof(enc_user), profiles, (const void **)out);
 }
 
 size_t enc_users_count(const enc_users *t)

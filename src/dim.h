@@ -68,13 +68,6 @@ const enc_song *enc_songs_get(const enc_songs *t, const char *id, size_t n);
 /* out[i] = enc_songs_get(t, ids[i].p, ids[i].n) for i < n, faster than n calls: the
  * lookups' cache misses overlap. t may be NULL (every out[i] is then NULL). */
 void enc_songs_get_many(const enc_songs *t, const enc_slice *ids, size_t n, const enc_song **out);
-/* For lookups long after the id is known (enrich: while the next events are parsed):
- * returns the id's hash for enc_songs_get_many_hashed and prefetches the index slot it
- * starts at, so the lookup finds it in cache. t may be NULL. */
-uint64_t enc_songs_prefetch(const enc_songs *t, const char *id, size_t n);
-/* enc_songs_get_many with hashes[i] = enc_songs_prefetch(t, ids[i].p, ids[i].n). */
-void enc_songs_get_many_hashed(const enc_songs *t, const enc_slice *ids, const uint64_t *hashes, size_t n,
-                               const enc_song **out);
 /* Rows in the order their ids first appeared in the file; i < enc_songs_count(t). */
 size_t enc_songs_count(const enc_songs *t);
 const enc_song *enc_songs_at(const enc_songs *t, size_t i);
@@ -92,10 +85,6 @@ void enc_users_get_many(const enc_users *t, const enc_slice *ids, size_t n, cons
  * NULL: users with the same three values share one, and finding it touches only the
  * user's index slot, not the user's row. Valid until enc_users_free. */
 void enc_users_join_many(const enc_users *t, const enc_slice *ids, size_t n, const enc_user **out);
-/* As for songs: the hash for enc_users_join_many_hashed, the slot prefetched. */
-uint64_t enc_users_prefetch(const enc_users *t, const char *id, size_t n);
-void enc_users_join_many_hashed(const enc_users *t, const enc_slice *ids, const uint64_t *hashes, size_t n,
-                                const enc_user **out);
 size_t enc_users_count(const enc_users *t);
 const enc_user *enc_users_at(const enc_users *t, size_t i);
 void enc_users_free(enc_users *t);

@@ -9,13 +9,6 @@
 
 #define JOIN_CHUNK 256 /* rows joined together: enough lookups in flight, all in cache */
 
-/* The ids' hashes of a chunk's rows, taken as each row is made: the index slots they
- * start at are prefetched then, so the slots' cache misses overlap the parsing of the
- * chunk's later records and the join finds them in cache. */
-typedef struct {
-    uint64_t song[JOIN_CHUNK], user[JOIN_CHUNK];
-} chunk_hashes;
-
 static enc_status quarantine(enc_batch *b, const enc_record *r, const char *reason, enc_err *err)
 {
     enc_quarantine *q = enc_batch_add_quarantine(b);
@@ -113,17 +106,8 @@ static int event_time(enc_arena *arena, time_cache *tc, const enc_event *ev)
     return TIME_OK;
 }
 
-/* Hashes row's ids into slot k of hs and prefetches their index slots. */
-static inline void prefetch_ids(const enc_enrich_ctx *ctx, const enc_row *row, chunk_hashes *hs, size_t k)
-{
-    enc_slice s = row->text[ENC_COL_SONG_ID], u = row->text[ENC_COL_USER_ID];
-    hs->song[k] = enc_songs_prefetch(ctx->songs, s.p, s.n);
-    hs->user[k] = enc_users_prefetch(ctx->users, u.p, u.n);
-}
-
-/* Fills the song and user columns of rows[0..n) (their ids and device already set; hs
- * their ids' hashes, from prefetch_ids). */
-static void join_chunk(const enc_enrich_ctx *ctx, enc_row *rows, size_t n, const chunk_hashes *hs)
+/* Fills the song and user columns of rows[0..n) (their ids and device already set). */
+static void join_chunk(const enc_enrich_ctx *ctx, enc_row *rows, size_t n)
 {
     enc_slice sids[JOIN_CHUNK], uids[JOIN_CHUNK];
     const enc_song *songs[JOIN_CHUNK];
@@ -134,8 +118,8 @@ static void join_chunk(const enc_enrich_ctx *ctx, enc_row *rows, size_t n, const
         sids[i] = rows[i].text[ENC_COL_SONG_ID];
         uids[i] = rows[i].text[ENC_COL_USER_ID];
     }
-    enc_songs_get_many_hashed(ctx->songs, sids, hs->song, n, songs);
-    enc_users_join_many_hashed(ctx->users, uids, hs->user, n, users);
+    enc_songs_get_many(ctx->songs, sids, n, songs);
+    enc_users_join_many(ctx->users, uids, n, users);
     for (size_t i = 0; i < n; i++) {
         enc_row *row = &rows[i];
         const enc_song *s = songs[i];
@@ -216,21 +200,16 @@ enc_status enc_enrich_batch(const enc_enrich_ctx *ctx, enc_batch *b, enc_err *er
 enc_status enc_enrich_records(const enc_enrich_ctx *ctx, enc_batch *b, size_t from, enc_err *err)
 {
     time_cache tc;
-    chunk_hashes hs;
     memset(&tc, 0, sizeof tc);
     if (reserve_rows(b, from) != ENC_OK)
         return enc_err_set(err, "out of memory enriching events");
     size_t i = from;
     while (i < b->nrecs) {
         size_t first = b->nrows;
-        for (; i < b->nrecs && b->nrows - first < JOIN_CHUNK; i++) {
-            size_t k = b->nrows - first;
+        for (; i < b->nrecs && b->nrows - first < JOIN_CHUNK; i++)
             if (enrich_one(b, &tc, &b->recs[i], err) != ENC_OK)
                 return ENC_ERROR;
-            if (b->nrows - first > k) /* a row, not a quarantine entry */
-                prefetch_ids(ctx, &b->rows[first + k], &hs, k);
-        }
-        join_chunk(ctx, &b->rows[first], b->nrows - first, &hs);
+        join_chunk(ctx, &b->rows[first], b->nrows - first);
     }
     return ENC_OK;
 }

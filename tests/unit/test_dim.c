@@ -547,37 +547,30 @@ static void test_100k_rows(void)
         all &= s == enc_songs_at(t, (size_t)i);
     }
     T_CHECK(all);
-    /* The batched lookups, plain and with hashes taken (and slots prefetched) first, find
-     * what the single one finds: every id, a miss after each, an empty id at the end. */
+    /* The batched lookup finds what the single one finds: every id, a miss after each,
+     * an empty id at the end. */
     enum { M = 2 * N + 1 };
     enc_slice *ids = calloc(M, sizeof *ids);
-    uint64_t *hs = calloc(M, sizeof *hs);
-    const enc_song **plain = calloc(M, sizeof *plain), **hashed = calloc(M, sizeof *hashed);
+    const enc_song **plain = calloc(M, sizeof *plain);
     char (*keys)[16] = calloc(M, sizeof *keys);
     for (int i = 0; i < M - 1; i++) {
         snprintf(keys[i], sizeof keys[i], "%c%06d", i % 2 ? 'T' : 'S', i / 2);
         ids[i] = enc_slice_make(keys[i], 7);
     }
     ids[M - 1] = enc_slice_make("", 0);
-    for (int i = 0; i < M; i++)
-        hs[i] = enc_songs_prefetch(t, ids[i].p, ids[i].n);
     enc_songs_get_many(t, ids, M, plain);
-    enc_songs_get_many_hashed(t, ids, hs, M, hashed);
     int agree = 1;
     for (int i = 0; i < M; i++) {
         const enc_song *want = i % 2 || i == M - 1 ? NULL : enc_songs_at(t, (size_t)i / 2);
-        agree &= plain[i] == want && hashed[i] == want;
+        agree &= plain[i] == want;
     }
     T_CHECK(agree);
-    /* No table: no hash to prefetch, nothing found. */
-    T_CHECK(enc_songs_prefetch(NULL, "S000001", 7) == 0);
-    hashed[0] = (const enc_song *)1;
-    enc_songs_get_many_hashed(NULL, ids, hs, 1, hashed);
-    T_CHECK(hashed[0] == NULL);
+    /* No table: nothing found. */
+    plain[0] = (const enc_song *)1;
+    enc_songs_get_many(NULL, ids, 1, plain);
+    T_CHECK(plain[0] == NULL);
     free(ids);
-    free(hs);
     free(plain);
-    free(hashed);
     free(keys);
     /* 997 distinct artists are stored once each. */
     T_CHECK(song(t, "S000997")->artist.p == song(t, "S000000")->artist.p);
@@ -643,15 +636,6 @@ static void check_join_many(const char *csv, int n, int shared, int want_shared)
     ids[n] = enc_slice_make("nobody", 6);
     ids[n + 1] = ENC_SLICE_NULL;
     enc_users_join_many(u, ids, (size_t)n + 2, out);
-    /* The same with the hashes taken first (enrich takes them as it parses). */
-    uint64_t *hs = calloc((size_t)n + 2, sizeof *hs);
-    const enc_user **out_h = calloc((size_t)n + 2, sizeof *out_h);
-    for (int i = 0; i < n + 2; i++)
-        hs[i] = enc_users_prefetch(u, ids[i].p, ids[i].n);
-    enc_users_join_many_hashed(u, ids, hs, (size_t)n + 2, out_h);
-    T_CHECK(memcmp(out, out_h, ((size_t)n + 2) * sizeof *out) == 0);
-    free(hs);
-    free(out_h);
     int bad = 0, sharing = 0;
     for (int i = 0; i < n; i++) {
         const enc_user *r = enc_users_at(u, (size_t)i), *j = out[i];
