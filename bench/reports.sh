@@ -128,8 +128,12 @@ for period in "--year $year" "--month $month" "--day $day" ""; do
     ENCORE_TRACE_SQL=1 "$ENCORE" top --sink "sqlite:$db" --by song --metric listeners $period 2>>"$traced" >/dev/null
 done
 ENCORE_TRACE_SQL=1 "$ENCORE" wrapped --sink "sqlite:$db" --user "${typical:-nobody-here}" --year "$year" 2>>"$traced" >/dev/null
-sed -n 's/^encore: sql: //p' "$traced" | grep -v sqlite_schema | awk '!seen[$0]++' | while IFS= read -r stmt; do
-    echo "-- $stmt"
-    echo "EXPLAIN QUERY PLAN $stmt;" | "$SQL" "$db" | sed 's/^/   /'
-done
+# The chart's temp table (pending packs) is created first in each EXPLAIN's connection;
+# transaction control, PRAGMAs and the temp table's own upkeep have no plan to show.
+temp_ddl=$(sed -n 's/^encore: sql: \(CREATE TEMP TABLE .*\)/\1/p' "$traced" | head -n 1)
+sed -n 's/^encore: sql: //p' "$traced" | grep -v sqlite_schema | grep -Ev '^(BEGIN|COMMIT|PRAGMA|CREATE TEMP|DELETE FROM temp)' |
+    awk '!seen[$0]++' | while IFS= read -r stmt; do
+        echo "-- $stmt"
+        printf '%s\nEXPLAIN QUERY PLAN %s;\n' "$temp_ddl" "$stmt" | "$SQL" "$db" | sed 's/^/   /'
+    done
 echo '```'
