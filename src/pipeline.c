@@ -36,6 +36,7 @@ typedef struct {
     int64_t started_us;
     enc_dedup *dedup; /* reader thread only; NULL when the watermark is 0 */
     bool agg_early;   /* aggregate rows as they come (no rule can quarantine them later) */
+    bool agg_beside;  /* --once: aggregate a batch on its own thread while the writer writes it */
     enc_sort_item *sort_items; /* reader thread's scratch for sorting rows (owned): 2 * items_cap */
     size_t items_cap;
     enc_row *sort_rows;        /* sort_cap rows; swapped with a batch's rows by each sort */
@@ -50,7 +51,61 @@ static bool stop_requested(const pipeline *p)
 
 /* ---- writer thread ------------------------------------------------------------ */
 
-static enc_status write_batch(pipeline *p, enc_batch *b, enc_err *err)
+static enc_status add_aggregates(enc_batch *b, size_t from, enc_err *err);
+
+/* With --once the reader thread was the bottleneck, half of its time making aggregate
+ * deltas, while the writer waited for batches. So with --once a sealed batch comes
+ * without them, and each is made on a thread of its own (agg_main), which runs while the
+ * writer begins the transaction and writes the rows; the writer joins it just before it
+ * writes the aggregates. The job only reads the batch's rows and fills b->agg; the writer
+ * only reads the rows meanwhile. Without a thread (pthread_create failed) the writer makes
+ * them itself. Watch mode keeps making them on the reader, as the records arrive. */
+typedef struct {
+    enc_batch *b;
+    bool early;   /* the reader made the deltas as the rows came: only sort them */
+    pthread_t thread;
+    bool running; /* started and not joined yet */
+    bool done;    /* b->agg is made (rc ENC_OK) or failed (rc, err) */
+    enc_status rc;
+    enc_err err;
+} agg_job;
+
+static void agg_make(agg_job *j)
+{
+    j->rc = j->early ? ENC_OK : add_aggregates(j->b, 0, &j->err);
+    if (j->rc == ENC_OK && j->b->agg && enc_agg_sort(j->b->agg) != ENC_OK)
+        j->rc = enc_err_set(&j->err, "out of memory sorting aggregates");
+    j->done = true;
+}
+
+static void *agg_main(void *arg)
+{
+    prctl(PR_SET_NAME, "encore-agg");
+    agg_make(arg);
+    return NULL;
+}
+
+static void agg_job_start(agg_job *j, enc_batch *b, bool early)
+{
+    *j = (agg_job){.b = b, .early = early};
+    j->running = pthread_create(&j->thread, NULL, agg_main, j) == 0;
+}
+
+/* Waits for the job (or does it here, when it has no thread); then b->agg is ready. */
+static enc_status agg_job_finish(agg_job *j, enc_err *err)
+{
+    if (j->running) {
+        pthread_join(j->thread, NULL);
+        j->running = false;
+    }
+    if (!j->done)
+        agg_make(j);
+    if (j->rc != ENC_OK)
+        *err = j->err;
+    return j->rc;
+}
+
+static enc_status write_batch(pipeline *p, enc_batch *b, agg_job *job, enc_err *err)
 {
     const enc_sink_ops *s = p->cfg->sink;
     void *c = p->sink_ctx;
@@ -59,6 +114,8 @@ static enc_status write_batch(pipeline *p, enc_batch *b, enc_err *err)
         rc = s->write_rows(c, b->rows, b->nrows, err);
     if (rc == ENC_OK)
         rc = s->write_quarantine(c, b->quar, b->nquar, err);
+    if (rc == ENC_OK && job)
+        rc = agg_job_finish(job, err);
     if (rc == ENC_OK && b->agg)
         rc = s->write_aggregates(c, b->agg, err);
     if (rc == ENC_OK && b->nqres > 0)
@@ -79,13 +136,22 @@ static enc_status write_batch(pipeline *p, enc_batch *b, enc_err *err)
 /* Retries a transient failure with backoff; never skips a batch. */
 static enc_status write_with_retry(pipeline *p, enc_batch *b, enc_err *err)
 {
+    agg_job job, *jp = NULL;
+    if (p->agg_beside) {
+        agg_job_start(&job, b, p->agg_early);
+        jp = &job;
+    }
     int64_t backoff_ms = 100;
     for (;;) {
-        enc_status rc = write_batch(p, b, err);
-        if (rc != ENC_RETRY)
-            return rc;
-        if (stop_requested(p))
-            return ENC_ERROR; /* err says why the last try failed; the batch is re-read on restart */
+        enc_status rc = write_batch(p, b, jp, err);
+        if (rc != ENC_RETRY || stop_requested(p)) {
+            if (jp && job.running) { /* the batch failed before its aggregates */
+                pthread_join(job.thread, NULL);
+                job.running = false;
+            }
+            /* after a stop request, err says why the last try failed; the batch is re-read on restart */
+            return rc == ENC_RETRY ? ENC_ERROR : rc;
+        }
         struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
         if (backoff_ms < 5000)
@@ -394,7 +460,7 @@ static enc_status seal(pipeline *p, enc_batch *b, enc_err *err)
 {
     if (p->cfg->quality && enc_quality_check_batch(p->cfg->quality, b, enc_wall_us(), err) != ENC_OK)
         return ENC_ERROR; /* a `fail` rule: this batch is never committed */
-    if (p->cfg->aggregates) {
+    if (p->cfg->aggregates && !p->agg_beside) {
         if (!p->agg_early && add_aggregates(b, 0, err) != ENC_OK)
             return ENC_ERROR;
         if (b->agg && enc_agg_sort(b->agg) != ENC_OK)
@@ -536,6 +602,7 @@ enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *
 {
     int64_t t0 = enc_mono_us();
     pipeline p = {.cfg = cfg, .started_us = t0,
+                  .agg_beside = cfg->aggregates && cfg->source_cfg.once,
                   .agg_early = cfg->aggregates && (!cfg->quality || !enc_quality_may_quarantine(cfg->quality))};
     enc_batch batches[NBATCH];
     ptr_set files = {0};
