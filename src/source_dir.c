@@ -1,8 +1,9 @@
 /* source_dir — the directory source: Auto Loader semantics for JSON event files.
  *
  * Owns the in-memory file ledger (path → inode, bytes and lines consumed, framing
- * state), discovery (a full recursive scan at start and on every inotify wake-up or
- * poll tick) and reading (plain or gzip, chunk by chunk into the batch arena, framed
+ * state), discovery (a full recursive scan at start; then inotify events, each taking
+ * one file or one new directory, under a rescan that walks the tree a slice of entries
+ * per poll at a bounded rate; without inotify a full scan every poll tick) and reading (plain or gzip, chunk by chunk into the batch arena, framed
  * by framer.c). It advances positions only in memory; the sink makes them durable
  * with the batch. Names starting with '.' or '_' are skipped (files still being
  * written). A final record without its newline waits for the settle time.
@@ -25,10 +26,19 @@
 #include "clock.h"
 #include "event_json.h"
 #include "framer.h"
+#include "hash.h"
 #include "source.h"
 
 #define READ_CHUNK (1u << 20)
 #define MAX_DEPTH 32 /* directory nesting followed */
+/* The rescan under inotify (the safety net for lost events) visits at most SCAN_RATE
+ * directory entries a second, in slices of at most SCAN_SLICE per poll, and starts a
+ * new pass --poll after the last one ended. A full scan stats every file at once: with
+ * 3,000 files that was 33-49 ms of the reader thread every second at load 5, and it grows
+ * with every file the directory keeps. Now no poll pays for more than a slice, and with
+ * many files a pass just takes longer (100k files: 2 s). */
+#define SCAN_RATE 50000
+#define SCAN_SLICE 256
 
 typedef struct {
     char *path;        /* canonical path: the checkpoint key */
@@ -44,25 +54,38 @@ typedef struct {
     bool tail;         /* that read left an incomplete final record */
     enc_framer fr;     /* framing state at offset */
     bool fr_ready;
-    bool seen;         /* found by the current scan */
+    bool seen;         /* found by a scan or an event and not found missing since */
     bool queued;       /* in the work list */
     bool broken;       /* unreadable or overwritten: reported, skipped until it changes */
     int64_t broken_size;
+    uint64_t hash;     /* of path, for the index */
 } dir_file;
 
 typedef struct {
     enc_source_config cfg;
     char *root;        /* canonical directory */
-    dir_file **files;  /* [0, nsorted) sorted by path; files found since are appended */
-    size_t nfiles, nsorted, cap_files;
+    /* Every file ever seen, by path: open addressing over a power-of-two array, so a
+     * lookup costs the same however many files the directory keeps (a sorted array was
+     * sorted again every 32 new files). */
+    dir_file **index;
+    size_t nindex, cap_index;
     int inotify_fd;    /* -1: polling only */
     struct watched {
         int wd;
+        int depth;     /* below the root */
         char *dir;     /* the directory's path exactly as scan_dir spells it */
     } *watches;        /* inotify watch descriptors, for the names in events */
     size_t nwatches, cap_watches;
-    bool scan_due;
+    bool scan_due;     /* a full scan before the next read (start, lost events, polling) */
     int64_t last_scan_us;
+    /* The rescan in progress under inotify: the directories being read, root first. */
+    struct open_dir {
+        DIR *d;
+        char *path;
+        int depth;
+    } rescan[MAX_DEPTH + 1];
+    int rescan_depth;   /* 0: no pass running */
+    int64_t rescan_credit_us, rescan_at_us; /* entries allowed, as time at SCAN_RATE */
     /* Files that may have bytes to read now or once settled, oldest first (a scan's
      * finds in path order): each poll visits these, not every file ever seen, so a
      * directory of many ingested files costs nothing per poll. */
@@ -108,26 +131,48 @@ static bool wanted_name(const char *name, bool *gz)
     return has_suffix(base, ".json") || has_suffix(base, ".jsonl") || has_suffix(base, ".ndjson");
 }
 
-static dir_file *find_file(dir_ctx *c, const char *path)
+static uint64_t path_hash(const char *path)
 {
-    /* Binary search over the sorted prefix, then the few files appended by the scan in
-     * progress (sorted in when it ends). Searching the whole array would miss files once
-     * one is appended, and a missed file would be added again and read twice. */
-    for (size_t i = c->nsorted; i < c->nfiles; i++)
-        if (strcmp(c->files[i]->path, path) == 0)
-            return c->files[i];
-    size_t lo = 0, hi = c->nsorted;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int cmp = strcmp(c->files[mid]->path, path);
-        if (cmp == 0)
-            return c->files[mid];
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    return enc_hash_bytes(path, strlen(path), 0x5bd1e995);
+}
+
+static dir_file *find_file(const dir_ctx *c, const char *path)
+{
+    if (c->cap_index == 0)
+        return NULL;
+    uint64_t h = path_hash(path);
+    size_t mask = c->cap_index - 1;
+    for (size_t i = h & mask; c->index[i]; i = (i + 1) & mask)
+        if (c->index[i]->hash == h && strcmp(c->index[i]->path, path) == 0)
+            return c->index[i];
     return NULL;
+}
+
+static void index_place(dir_file **slots, size_t cap, dir_file *f)
+{
+    size_t i = f->hash & (cap - 1);
+    while (slots[i])
+        i = (i + 1) & (cap - 1);
+    slots[i] = f;
+}
+
+/* Room for one more file in the index (at most half full): doubles it, moving the
+ * pointers by their stored hashes (no path is hashed again). */
+static bool index_room(dir_ctx *c)
+{
+    if ((c->nindex + 1) * 2 <= c->cap_index)
+        return true;
+    size_t cap = c->cap_index ? c->cap_index * 2 : 256;
+    dir_file **slots = enc_calloc(cap, sizeof *slots);
+    if (!slots)
+        return false;
+    for (size_t i = 0; i < c->cap_index; i++)
+        if (c->index[i])
+            index_place(slots, cap, c->index[i]);
+    enc_free(c->index);
+    c->index = slots;
+    c->cap_index = cap;
+    return true;
 }
 
 static int cmp_files(const void *a, const void *b)
@@ -151,7 +196,7 @@ static bool room_for_one(dir_file ***arr, size_t n, size_t *cap)
 
 static dir_file *add_file(dir_ctx *c, const char *path, bool gz)
 {
-    if (!room_for_one(&c->files, c->nfiles, &c->cap_files))
+    if (!index_room(c))
         return NULL;
     dir_file *f = enc_calloc(1, sizeof *f);
     enc_buf json;
@@ -168,13 +213,15 @@ static dir_file *add_file(dir_ctx *c, const char *path, bool gz)
     f->line = 1;
     f->done_size = -1;
     f->changed_us = enc_mono_us();
-    c->files[c->nfiles++] = f;
+    f->hash = path_hash(path);
+    index_place(c->index, c->cap_index, f);
+    c->nindex++;
     return f;
 }
 
 /* Watches a directory and remembers its path under the watch descriptor. A directory
  * that cannot be watched is still found by the periodic rescan. */
-static void watch_dir(dir_ctx *c, const char *path)
+static void watch_dir(dir_ctx *c, const char *path, int depth)
 {
     if (c->inotify_fd < 0)
         return;
@@ -184,6 +231,7 @@ static void watch_dir(dir_ctx *c, const char *path)
     for (size_t i = 0; i < c->nwatches; i++) {
         if (c->watches[i].wd != wd)
             continue;
+        c->watches[i].depth = depth;
         if (strcmp(c->watches[i].dir, path) != 0) { /* a number the kernel gave out again */
             char *dir = enc_strdup(path);
             if (dir) {
@@ -203,14 +251,14 @@ static void watch_dir(dir_ctx *c, const char *path)
     }
     char *dir = enc_strdup(path);
     if (dir)
-        c->watches[c->nwatches++] = (struct watched){wd, dir};
+        c->watches[c->nwatches++] = (struct watched){wd, depth, dir};
 }
 
-static const char *watched_dir(const dir_ctx *c, int wd)
+static const struct watched *watched_dir(const dir_ctx *c, int wd)
 {
     for (size_t i = 0; i < c->nwatches; i++)
         if (c->watches[i].wd == wd)
-            return c->watches[i].dir;
+            return &c->watches[i];
     return NULL;
 }
 
@@ -264,7 +312,7 @@ static enc_status scan_dir(dir_ctx *c, const char *dir, int depth, bool *added)
         warnf(c, "skipping directory '%s': %s", dir, strerror(errno));
         return ENC_OK;
     }
-    watch_dir(c, dir);
+    watch_dir(c, dir, depth);
     enc_status rc = ENC_OK;
     struct dirent *de;
     char path[4096];
@@ -290,16 +338,101 @@ static enc_status scan(dir_ctx *c)
 {
     bool added = false;
     enc_status rc = scan_dir(c, c->root, 0, &added);
-    /* Files added by inotify events since the last sort are in the unsorted tail too:
-     * claiming them sorted without sorting would hide them from the binary search. */
-    if (added || c->nsorted < c->nfiles)
-        qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
-    c->nsorted = c->nfiles;
     if (c->nwork > 1) /* a scan's finds are read in path order; an empty list may be NULL */
         qsort(c->work, c->nwork, sizeof *c->work, cmp_files);
     c->scan_due = false;
     c->last_scan_us = enc_mono_us();
     return rc;
+}
+
+/* ---- the rescan under inotify, a slice at a time ---------------------------------- */
+
+static void rescan_pop(dir_ctx *c)
+{
+    struct open_dir *o = &c->rescan[--c->rescan_depth];
+    closedir(o->d);
+    enc_free(o->path);
+    o->d = NULL;
+    o->path = NULL;
+}
+
+static bool rescan_push(dir_ctx *c, const char *path, int depth)
+{
+    if (depth > MAX_DEPTH || c->rescan_depth > MAX_DEPTH)
+        return true;
+    DIR *d = opendir(path);
+    if (!d) {
+        if (depth > 0)
+            warnf(c, "skipping directory '%s': %s", path, strerror(errno));
+        return depth > 0; /* the root unreadable: a full scan reports it */
+    }
+    char *copy = enc_strdup(path);
+    if (!copy) {
+        closedir(d);
+        return false;
+    }
+    watch_dir(c, path, depth);
+    c->rescan[c->rescan_depth++] = (struct open_dir){d, copy, depth};
+    return true;
+}
+
+/* Continues the rescan by up to `entries` directory entries (starting a pass when the
+ * last one ended --poll ago). What it finds is taken as a full scan's finds are; a file
+ * that lands meanwhile is found by its inotify event, or by the next pass. */
+static enc_status rescan_some(dir_ctx *c, int64_t now)
+{
+    if (c->rescan_depth == 0) {
+        if (now - c->last_scan_us < c->cfg.poll_ms * 1000)
+            return ENC_OK;
+        c->rescan_at_us = now;
+        c->rescan_credit_us = 0;
+        if (!rescan_push(c, c->root, 0)) {
+            c->scan_due = true; /* the full scan reports why */
+            return ENC_OK;
+        }
+    }
+    int64_t slice_us = (int64_t)SCAN_SLICE * 1000000 / SCAN_RATE;
+    c->rescan_credit_us += now - c->rescan_at_us;
+    if (c->rescan_credit_us > slice_us)
+        c->rescan_credit_us = slice_us;
+    c->rescan_at_us = now;
+    int64_t entries = c->rescan_credit_us * SCAN_RATE / 1000000;
+    c->rescan_credit_us -= entries * 1000000 / SCAN_RATE;
+    bool added = false;
+    char path[4096];
+    while (entries > 0 && c->rescan_depth > 0) {
+        struct open_dir *o = &c->rescan[c->rescan_depth - 1];
+        struct dirent *de = readdir(o->d);
+        if (!de) {
+            rescan_pop(c);
+            continue;
+        }
+        entries--;
+        if (de->d_name[0] == '.' || de->d_name[0] == '_')
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", o->path, de->d_name) >= sizeof path)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(o->d), de->d_name, &st, 0) != 0)
+            continue;
+        bool gz;
+        if (S_ISDIR(st.st_mode)) {
+            if (!rescan_push(c, path, o->depth + 1))
+                return enc_err_set(c->err, "out of memory while scanning '%s'", path);
+        } else if (S_ISREG(st.st_mode) && wanted_name(de->d_name, &gz) &&
+                   scan_file(c, path, gz, &st, &added) != ENC_OK) {
+            return ENC_ERROR;
+        }
+    }
+    if (c->rescan_depth == 0)
+        c->last_scan_us = now;
+    return ENC_OK;
+}
+
+static void rescan_stop(dir_ctx *c)
+{
+    while (c->rescan_depth > 0)
+        rescan_pop(c);
 }
 
 /* ---- reading ---------------------------------------------------------------- */
@@ -416,6 +549,11 @@ static enc_status open_reader(dir_ctx *c, dir_file *f, reader *r, bool *skip)
     *skip = false;
     int fd = open(f->path, O_RDONLY | O_CLOEXEC);
     struct stat st;
+    if (fd < 0 && errno == ENOENT) { /* gone (deleted, renamed away): found again if it comes back */
+        f->seen = false;
+        *skip = true;
+        return ENC_OK;
+    }
     if (fd < 0 || fstat(fd, &st) != 0) {
         if (!f->broken)
             warnf(c, "cannot read '%s': %s; skipping it until it changes", f->path, strerror(errno));
@@ -648,38 +786,60 @@ static enc_status fill_batch(dir_ctx *c, enc_batch *b)
     return rc;
 }
 
+/* A directory created or moved in under a watched one: scanned (and watched) on its
+ * own, so a service that adds a directory an hour does not rescan all it kept. */
+static void take_new_dir(dir_ctx *c, const struct watched *w, const char *name)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", w->dir, name) >= sizeof path)
+        return;
+    bool added = false;
+    if (scan_dir(c, path, w->depth + 1, &added) != ENC_OK) {
+        c->scan_due = true; /* the full scan reports it */
+        return;
+    }
+    if (c->nwork > 1)
+        qsort(c->work, c->nwork, sizeof *c->work, cmp_files);
+}
+
 /* Takes one inotify event: a file event updates just that file (no directory walk), so
- * a directory holding thousands of ingested files costs nothing per new one. Anything
- * else (a new subdirectory, a lost event, an unknown watch) asks for a full scan. */
+ * a directory holding thousands of ingested files costs nothing per new one; a new
+ * subdirectory is scanned alone. A lost event or an unknown watch asks for a full scan. */
 static void take_event(dir_ctx *c, const struct inotify_event *ev)
 {
-    if (ev->mask & IN_Q_OVERFLOW || ev->mask & IN_ISDIR) {
+    if (ev->mask & IN_Q_OVERFLOW) {
         c->scan_due = true;
+        return;
+    }
+    const struct watched *w = watched_dir(c, ev->wd);
+    if (ev->len == 0 || ev->name[0] == '.' || ev->name[0] == '_')
+        return; /* hidden or temporary */
+    if (!w) {
+        c->scan_due = true;
+        return;
+    }
+    if (ev->mask & IN_ISDIR) {
+        if (ev->mask & (IN_CREATE | IN_MOVED_TO))
+            take_new_dir(c, w, ev->name);
         return;
     }
     bool gz;
-    if (ev->len == 0 || !wanted_name(ev->name, &gz))
-        return; /* hidden, temporary or not an event file */
-    const char *dir = watched_dir(c, ev->wd);
+    if (!wanted_name(ev->name, &gz))
+        return; /* not an event file */
     char path[4096];
     struct stat st;
-    if (!dir || (size_t)snprintf(path, sizeof path, "%s/%s", dir, ev->name) >= sizeof path ||
-        stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        c->scan_due = true;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", w->dir, ev->name) >= sizeof path)
+        return; /* scan_dir skips such names too */
+    if (stat(path, &st) != 0) {
+        if (errno != ENOENT) /* ENOENT: gone again; if it moved, its new name has an event */
+            c->scan_due = true;
         return;
     }
+    if (!S_ISREG(st.st_mode))
+        return;
     bool added = false;
     if (scan_file(c, path, gz, &st, &added) != ENC_OK)
         c->scan_due = true; /* out of memory: the scan reports it */
-}
-
-/* Files added by events are searched linearly until sorted in; keep that tail short. */
-static void sort_new_files(dir_ctx *c)
-{
-    if (c->nfiles - c->nsorted > 32) {
-        qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
-        c->nsorted = c->nfiles;
-    }
 }
 
 /* Takes the inotify events queued so far, without waiting (the descriptor is non-blocking). */
@@ -694,7 +854,6 @@ static void take_events(dir_ctx *c)
             at += (ssize_t)(sizeof *ev + ev->len);
         }
     }
-    sort_new_files(c);
 }
 
 /* Waits for inotify events or the next tick, and takes the events. */
@@ -712,11 +871,18 @@ static void wait_for_change(dir_ctx *c, int64_t wait_ms)
         take_events(c);
 }
 
-/* The soonest moment a waiting tail becomes settled, as a wait in ms (or the poll tick). */
+/* The soonest moment a waiting tail becomes settled or the rescan has its next slice
+ * (or pass) to do, as a wait in ms (or the poll tick). */
 static int64_t next_wake_ms(const dir_ctx *c)
 {
     int64_t wake = c->cfg.poll_ms;
     int64_t now = enc_mono_us();
+    if (c->inotify_fd >= 0 && c->rescan_depth > 0)
+        wake = (int64_t)SCAN_SLICE * 1000 / SCAN_RATE + 1;
+    else if (c->inotify_fd >= 0)
+        wake = (c->last_scan_us + c->cfg.poll_ms * 1000 - now) / 1000 + 1;
+    if (wake < 1)
+        wake = 1;
     for (size_t i = 0; i < c->nwork; i++) { /* a waiting tail stays in the work list */
         const dir_file *f = c->work[i];
         if (f->tail && f->done_size == f->size) {
@@ -738,11 +904,12 @@ static enc_status dir_poll(void *ctx, enc_batch *b, int64_t wait_ms, bool *done,
     if (c->inotify_fd >= 0)
         take_events(c);
     int64_t now = enc_mono_us();
-    if (c->scan_due || now - c->last_scan_us >= c->cfg.poll_ms * 1000) {
-        for (size_t i = 0; i < c->nfiles; i++)
-            c->files[i]->seen = false;
+    if (c->scan_due || (c->inotify_fd < 0 && now - c->last_scan_us >= c->cfg.poll_ms * 1000)) {
+        rescan_stop(c);
         if (scan(c) != ENC_OK)
             return ENC_ERROR;
+    } else if (c->inotify_fd >= 0 && rescan_some(c, now) != ENC_OK) {
+        return ENC_ERROR;
     }
     if (fill_batch(c, b) != ENC_OK)
         return ENC_ERROR;
@@ -793,9 +960,6 @@ static enc_status dir_resume(void *ctx, const enc_position *pos, size_t n, enc_e
         f->state = pos[i].state;
         f->size = -1;
     }
-    if (c->nfiles > 1)
-        qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
-    c->nsorted = c->nfiles;
     return ENC_OK;
 }
 
@@ -803,8 +967,8 @@ static const char *dir_pending(void *ctx)
 {
     dir_ctx *c = ctx;
     size_t tails = 0;
-    for (size_t i = 0; i < c->nfiles; i++)
-        if (c->files[i]->tail)
+    for (size_t i = 0; i < c->cap_index; i++)
+        if (c->index[i] && c->index[i]->tail)
             tails++;
     if (!tails)
         return NULL;
@@ -817,12 +981,15 @@ static const char *dir_pending(void *ctx)
 static void dir_close(void *ctx)
 {
     dir_ctx *c = ctx;
-    for (size_t i = 0; i < c->nfiles; i++) {
-        enc_free(c->files[i]->path);
-        enc_free(c->files[i]->path_json);
-        enc_free(c->files[i]);
+    rescan_stop(c);
+    for (size_t i = 0; i < c->cap_index; i++) {
+        if (!c->index[i])
+            continue;
+        enc_free(c->index[i]->path);
+        enc_free(c->index[i]->path_json);
+        enc_free(c->index[i]);
     }
-    enc_free(c->files);
+    enc_free(c->index);
     enc_free(c->work);
     for (size_t i = 0; i < c->nwatches; i++)
         enc_free(c->watches[i].dir);

@@ -50,7 +50,33 @@ check "lines appended to it are found" wait_until 10 count_is 302
 mkdir "$WORK/events2/sub"
 ev 2 3 >"$WORK/events2/sub/x.json"
 check "a file in a new subdirectory is found" wait_until 10 count_is 303
+mkdir -p "$WORK/tree/a/b"
+ev 3 1 >"$WORK/tree/a/one.json"
+ev 3 2 >"$WORK/tree/a/b/two.json"
+mv "$WORK/tree" "$WORK/events2/tree"
+check "a directory tree moved in is found by its event alone" wait_until 10 count_is 305
+ev 3 3 >"$WORK/events2/tree/a/b/three.json"
+check "a file in the moved tree is found" wait_until 10 count_is 306
 kill -TERM $PID
 wait $PID
-check_eq "each file once" "$(sql 'SELECT count(DISTINCT source_key) FROM _ENCORE_CHECKPOINT')" "302"
+check_eq "each file once" "$(sql 'SELECT count(DISTINCT source_key) FROM _ENCORE_CHECKPOINT')" "305"
+
+# Lines appended through a hard link outside the watched tree raise no inotify event
+# in it: only the rescan (the safety net, --poll) finds them.
+mkdir "$WORK/events3" "$WORK/elsewhere"
+DB="$WORK/music3.db"
+"$ENCORE" run --events "$WORK/events3" --songs "$WORK/songs.csv" --users "$WORK/users.csv" --sink "sqlite:$DB" \
+    --poll 200ms --watermark 0 >"$WORK/out3" 2>"$WORK/err3" &
+PID=$!
+ev 4 1 >"$WORK/events3/linked.json"
+check "a file is ingested" wait_until 10 count_is 1
+ln "$WORK/events3/linked.json" "$WORK/elsewhere/link.json"
+ev 4 2 >>"$WORK/elsewhere/link.json"
+check "lines appended out of inotify's sight are found by the rescan" wait_until 10 count_is 2
+for i in $(seq 1 50); do ev 5 $((i % 10)) >"$WORK/events3/more$i.json"; done
+ev 4 3 >>"$WORK/elsewhere/link.json"
+check "and again, with more files in the directory" wait_until 10 count_is 53
+kill -TERM $PID
+wait $PID
+check_eq "nothing read twice" "$(sql 'SELECT count(*) FROM MUSIC_EVENTS')" "53"
 finish
