@@ -107,7 +107,9 @@ static enc_status serialize_all(enc_agg *a)
     enc_buf_reset(&a->blobs);
     for (size_t i = 0; i < a->n; i++) {
         size_t at = a->blobs.len;
-        if (enc_hll_serialize(a->entries[i].listeners, &a->blobs) != ENC_OK)
+        const enc_agg_entry *e = &a->entries[i];
+        if ((e->listeners ? enc_hll_serialize(e->listeners, &a->blobs)
+                          : enc_hll_serialize_one(e->first_user, &a->blobs)) != ENC_OK)
             return ENC_ERROR;
         a->entries[i].listeners_blob.n = a->blobs.len - at;
     }
@@ -179,8 +181,32 @@ static enc_status pack_all(enc_agg *a)
 /* Days since 1970 plus this are positive and below 2^23 for years 0001-9999. */
 #define DAY_BIAS 719163
 
-/* Radix on (dimension rank, day, first 4 key bytes), ties by cmp_entries; entries stay where
- * they are and enc_agg_at follows the order array. */
+/* The sink's key order by two stable radix sorts, on the key's first 8 bytes, then on
+ * (dimension rank, day); then each run of equal (dimension, day, first 8 bytes), numbered
+ * alike, ordered by cmp_entries. Entries stay where they are and enc_agg_at follows the
+ * order array. */
+static void sort_order(enc_agg *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        const enc_agg_entry *e = &a->entries[i];
+        uint32_t group = (uint32_t)dim_rank[e->dim] << 24 | ((uint32_t)(e->day + DAY_BIAS) & 0xffffff);
+        a->order[i] = (enc_sort_item){enc_sort_prefix(e->key.p, e->key.n), (uint32_t)i, group};
+    }
+    enc_radix_sort(a->order, a->order + a->n, a->n);
+    for (size_t i = 0; i < a->n; i++)
+        a->order[i].key = a->order[i].aux;
+    enc_radix_sort(a->order, a->order + a->n, a->n);
+    uint64_t prev = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const enc_agg_entry *e = &a->entries[a->order[i].idx];
+        uint64_t prefix = enc_sort_prefix(e->key.p, e->key.n);
+        bool same = i > 0 && a->order[i].aux == a->order[i - 1].aux && prefix == prev;
+        prev = prefix;
+        a->order[i].key = same ? a->order[i - 1].key : i;
+    }
+    enc_sort_ties(a->order, a->n, cmp_entries, a->entries);
+}
+
 enc_status enc_agg_sort(enc_agg *a)
 {
     if (a->n == 0) { /* an empty batch: no order array yet, and NULL + 0 is UB */
@@ -196,14 +222,7 @@ enc_status enc_agg_sort(enc_agg *a)
         if (!a->order)
             return ENC_ERROR;
     }
-    for (size_t i = 0; i < a->n; i++) {
-        const enc_agg_entry *e = &a->entries[i];
-        uint64_t day = (uint64_t)(e->day + DAY_BIAS) & 0xffffff;
-        uint64_t key = (uint64_t)dim_rank[e->dim] << 56 | day << 32 | enc_sort_prefix(e->key.p, e->key.n) >> 32;
-        a->order[i] = (enc_sort_item){key, (uint32_t)i, 0};
-    }
-    enc_radix_sort(a->order, a->order + a->n, a->n);
-    enc_sort_ties(a->order, a->n, cmp_entries, a->entries);
+    sort_order(a);
     a->sorted = true;
     if (serialize_all(a) != ENC_OK)
         return ENC_ERROR;
@@ -251,9 +270,6 @@ static enc_agg_entry *upsert(enc_agg *a, enc_agg_dim dim, int64_t day, enc_slice
     }
     enc_agg_entry *e = &a->entries[a->n];
     memset(e, 0, sizeof *e);
-    e->listeners = enc_hll_new();
-    if (!e->listeners)
-        return NULL;
     e->hash = h;
     e->dim = dim;
     e->day = day;
@@ -269,13 +285,26 @@ static enc_status add(enc_agg *a, enc_agg_dim dim, int64_t day, enc_slice key, c
     enc_agg_entry *e = upsert(a, dim, day, key);
     if (!e)
         return ENC_ERROR;
-    e->plays++;
     e->seconds += r->duration > 0 ? r->duration : 0;
     if (dim == ENC_AGG_SONG && !e->title.p) {
         e->title = r->text[ENC_COL_TITLE];
         e->artist = r->text[ENC_COL_ARTIST];
     }
-    return enc_hll_add(e->listeners, user);
+    if (e->plays++ == 0) { /* most keys of a batch have one listener: no sketch for them */
+        e->first_user = user;
+        return ENC_OK;
+    }
+    if (e->listeners)
+        return enc_hll_add(e->listeners, user);
+    if (user == e->first_user)
+        return ENC_OK;
+    enc_hll *hll = enc_hll_new();
+    if (!hll || enc_hll_add(hll, e->first_user) != ENC_OK || enc_hll_add(hll, user) != ENC_OK) {
+        enc_hll_free(hll);
+        return ENC_ERROR;
+    }
+    e->listeners = hll;
+    return ENC_OK;
 }
 
 enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *err)

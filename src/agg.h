@@ -33,7 +33,8 @@ typedef struct {
     enc_slice key;
     int64_t plays;
     int64_t seconds;
-    enc_hll *listeners; /* owned */
+    uint64_t first_user; /* the hash of the first listener */
+    enc_hll *listeners;  /* owned; NULL while first_user is the only listener */
     enc_slice listeners_blob; /* after enc_agg_sort: the sketch serialized (hll.h), owned by the agg */
     enc_slice title, artist; /* ENC_AGG_SONG only */
 } enc_agg_entry;

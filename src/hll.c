@@ -444,6 +444,14 @@ enc_status enc_hll_serialize(const enc_hll *h, enc_buf *out)
     return w.st;
 }
 
+enc_status enc_hll_serialize_one(uint64_t hash, enc_buf *out)
+{
+    enc_hll h = {.cap = INLINE_N}; /* inline entries: no allocation */
+    if (enc_hll_add(&h, hash) != ENC_OK)
+        return ENC_ERROR;
+    return enc_hll_serialize(&h, out);
+}
+
 /* Reads a minimal LEB128 varint of at most VARINT_MAX bytes at b[*pos]. */
 static enc_status get_varint(const uint8_t *b, size_t n, size_t *pos, uint64_t *v, const char *what,
                              enc_err *err)

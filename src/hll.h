@@ -61,6 +61,10 @@ uint64_t enc_hll_count(const enc_hll *h);
  * reached) out is left as it was. */
 enc_status enc_hll_serialize(const enc_hll *h, enc_buf *out);
 
+/* Appends the blob of a sketch holding only `hash` (as enc_hll_serialize of a new sketch
+ * after enc_hll_add(hash)), without allocating a sketch. */
+enc_status enc_hll_serialize_one(uint64_t hash, enc_buf *out);
+
 /* Decodes a blob of n bytes at p into a new sketch in *out (owned by the caller). Any blob
  * that is not exactly the canonical form (bad version or kind, truncated, trailing
  * bytes, non-minimal varint, index out of order or range, register out of range, ...)

@@ -762,11 +762,33 @@ static int write_corpus(const char *dir)
     return rc;
 }
 
+/* enc_hll_serialize_one(h) is the blob of a new sketch after one add of h, for hashes
+ * with and without a stored sparse rho (middle bits zero). */
+static void test_serialize_one(void)
+{
+    uint64_t hashes[] = {0, 1, ~0ull, 0x123456789abcdef0ull, 0xffffff8000000000ull, 0x0000007fffffffffull,
+                         (uint64_t)2048 << 39, (uint64_t)4096 << 39 | 5};
+    for (size_t i = 0; i < sizeof hashes / sizeof *hashes; i++) {
+        enc_hll *h = enc_hll_new();
+        T_CHECK(h && enc_hll_add(h, hashes[i]) == ENC_OK);
+        enc_buf a, b;
+        enc_buf_init(&a, 1 << 16);
+        enc_buf_init(&b, 1 << 16);
+        T_CHECK(enc_hll_serialize(h, &a) == ENC_OK);
+        T_CHECK(enc_hll_serialize_one(hashes[i], &b) == ENC_OK);
+        T_CHECK(a.len == b.len && a.len > 0 && memcmp(a.data, b.data, a.len) == 0);
+        enc_buf_free(&a);
+        enc_buf_free(&b);
+        enc_hll_free(h);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
         return write_corpus(argv[2]);
     T_RUN(test_empty);
+    T_RUN(test_serialize_one);
     T_RUN(test_small_exact);
     T_RUN(test_duplicates_ignored);
     T_RUN(test_million);
