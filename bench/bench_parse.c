@@ -234,6 +234,12 @@ typedef struct {
     uint64_t sum; /* --digest: of every row's columns and every quarantine entry, in order */
     const char *origin, *origin_json;
     counts *c;
+    /* When the first batch was done (wall and CPU µs) and its events: the first batch
+     * also pays the first touch of every array and arena it fills (the kernel zeroes
+     * the fresh pages: 20-35 % of the timed span's samples on this VM, bench/RESULTS.md
+     * session 5), which later batches reuse. 0 until then. */
+    int64_t first_us, first_cpu_us;
+    long long first_events;
 } enrich_state;
 
 /* Enriches the batch's records not enriched yet (after each piece: as the pipeline's
@@ -296,6 +302,11 @@ static int flush_batch(enrich_state *s)
     s->c->bad += (long long)s->batch.nquar;
     enc_batch_reset(&s->batch);
     s->enriched = 0;
+    if (!s->first_us) {
+        s->first_us = enc_mono_us();
+        s->first_cpu_us = thread_cpu_us();
+        s->first_events = s->c->events;
+    }
     return 0;
 }
 
@@ -380,10 +391,18 @@ int main(int argc, char **argv)
 
     double secs = (double)(t1 - t0) / 1e6;
     printf("workload=%s events=%lld ok=%lld bad=%lld bytes=%lld seconds=%.6f load_seconds=%.6f "
-           "events_per_s=%.0f mb_per_s=%.1f cpu_seconds=%.6f faults=%ld\n",
+           "events_per_s=%.0f mb_per_s=%.1f cpu_seconds=%.6f faults=%ld",
            enrich ? "enrich" : "parse", c.events, c.ok, c.bad, c.bytes, secs, (double)(t0 - t_load) / 1e6,
            secs > 0 ? (double)c.events / secs : 0.0, secs > 0 ? (double)c.bytes / secs / 1e6 : 0.0,
            (double)(c1 - c0) / 1e6, f1 - f0);
+    if (enrich && es.first_us && es.first_events < c.events) {
+        /* The same span split at the end of the first batch (see enrich_state). */
+        double later = (double)(t1 - es.first_us) / 1e6;
+        printf(" first_batch_seconds=%.6f first_batch_cpu_seconds=%.6f later_events_per_s=%.0f later_cpu_seconds=%.6f",
+               (double)(es.first_us - t0) / 1e6, (double)(es.first_cpu_us - c0) / 1e6,
+               later > 0 ? (double)(c.events - es.first_events) / later : 0.0, (double)(c1 - es.first_cpu_us) / 1e6);
+    }
+    printf("\n");
     if (o.digest)
         printf("digest=%016llx\n", (unsigned long long)es.sum);
     enc_free(buf);

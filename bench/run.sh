@@ -6,7 +6,9 @@
 #   1 parse          bench_parse: read each file, frame it, parse every record into its
 #                    fields and check the required ones; nothing kept. One thread.
 #   2 enrich         bench_parse --enrich: the reader thread's enrichment (parse, event_time,
-#                    song and user joins, rescued JSON) in batches of 100k, one thread.
+#                    song and user joins, rescued JSON) in batches of 100k, one thread. A line
+#                    under the table splits its span at the end of the first batch, which also
+#                    pays the first touch of the batch's fresh memory (kernel page zeroing).
 #   2 null sink      encore run --once --sink null: — the whole pipeline (two threads: dedup,
 #                    row sort and aggregates included) with a sink that keeps nothing.
 #   3 sqlite         encore run --once into a fresh SQLite file (defaults: WAL, sync=full,
@@ -56,6 +58,9 @@ want() { [[ "$ONLY" == *" $1 "* ]]; }
 # Results: one line per run in $RES: "workload|events|bytes|wall_s|load_s|proc_s|rss_kib".
 RES=$TMP/results.txt
 : >"$RES"
+# Workload 2's timed span split at its first batch (bench_parse): "seconds first_s later_eps cpu first_cpu".
+SPLIT=$TMP/split.txt
+: >"$SPLIT"
 record() { echo "$1|$2|$3|$4|$5|$6|$7" >>"$RES"; }
 
 run_parse() { # NAME DATA [--enrich]
@@ -70,6 +75,8 @@ run_parse() { # NAME DATA [--enrich]
         read -r wall rss <"$TMP/p.time"
         get() { sed -E "s/.*(^| )$1=([^ ]+).*/\2/" <<<"$kv"; }
         record "$name" "$(get events)" "$(get bytes)" "$wall" "$(get load_seconds)" "$(get seconds)" "$rss"
+        [ -n "${args[*]}" ] && [[ "$kv" == *first_batch_seconds=* ]] &&
+            echo "$(get seconds) $(get first_batch_seconds) $(get later_events_per_s) $(get cpu_seconds) $(get first_batch_cpu_seconds)" >>"$SPLIT"
     done
 }
 
@@ -223,6 +230,11 @@ table() {
           printf "| %s | %d | %.2f | %.2f | %.0f | %.1f | %.0f |\n", w, ev[w], median(wall[w]), median(load[w]),
                  median(eps[w]), median(mbs[w]), median(rss[w]) } }' "$RES"
     echo
+    if [ -s "$SPLIT" ]; then
+        awk "$AWK_MEDIAN"'
+          { s = s " " $1; f = f " " $2; l = l " " $3; c = c " " $4; fc = fc " " $5 }
+          END { printf "2 parse+enrich, its span split at the first batch (medians of %d runs): first batch %.3f s of %.3f s (CPU %.3f of %.3f s): it also pays the first touch of the batch'"'"'s fresh memory; later batches %.0f events/s.\n\n", NR, median(f), median(s), median(fc), median(c), median(l) }' "$SPLIT"
+    fi
     [ -s "$LAT" ] || return 0
     awk "$AWK_MEDIAN"'
       function ms(v) { return v >= 1e9 ? "n/a" : sprintf("%.1f", v) }
