@@ -75,8 +75,9 @@ run_parse() { # NAME DATA [--enrich]
         read -r wall rss <"$TMP/p.time"
         get() { sed -E "s/.*(^| )$1=([^ ]+).*/\2/" <<<"$kv"; }
         record "$name" "$(get events)" "$(get bytes)" "$wall" "$(get load_seconds)" "$(get seconds)" "$rss"
-        [ -n "${args[*]}" ] && [[ "$kv" == *first_batch_seconds=* ]] &&
+        if [[ "$kv" == *first_batch_seconds=* ]]; then # workload 2 only (set -e: no bare && list here)
             echo "$(get seconds) $(get first_batch_seconds) $(get later_events_per_s) $(get cpu_seconds) $(get first_batch_cpu_seconds)" >>"$SPLIT"
+        fi
     done
 }
 
