@@ -650,6 +650,9 @@ static void sq_close(void *ctx)
 {
     sqlite_ctx *c = ctx;
     sq_rollback(c);
+    /* The WAL's committed frames are copied into the database on the checkpointer's
+     * thread while this one folds; sqlite3_close then checkpoints only the fold's pages. */
+    enc_ckpt_request(c->ckpt);
     fold_pending(c);
     enc_ckpt_stop(c->ckpt); /* before the close, whose own final checkpoint then finds no other connection */
     c->ckpt = NULL;

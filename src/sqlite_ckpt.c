@@ -123,6 +123,16 @@ fail:
     return ENC_ERROR;
 }
 
+void enc_ckpt_request(enc_ckpt *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->due = true;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->mu);
+}
+
 void enc_ckpt_stop(enc_ckpt *c)
 {
     if (!c)

@@ -33,6 +33,10 @@ typedef struct {
 enc_status enc_ckpt_start(enc_ckpt **out, sqlite3 *db, const char *path, const char *sync, int pages, int hard_pages,
                           enc_err *err);
 
+/* Asks the thread for a checkpoint now, whatever the WAL holds; returns at once. The
+ * writer calls it when it is about to stop, so the log is copied while it folds. */
+void enc_ckpt_request(enc_ckpt *c);
+
 /* Stops the thread (after the checkpoint it is running, if any), closes its connection
  * and removes the hook from db. NULL is fine. */
 void enc_ckpt_stop(enc_ckpt *c);

@@ -91,6 +91,33 @@ static void test_thread_checkpoints_past_threshold(void)
     sqlite3_close(db);
 }
 
+static void test_request_checkpoints_below_threshold(void)
+{
+    sqlite3 *db = open_db("req.db");
+    T_CHECK(db != NULL);
+    if (!db)
+        return;
+    enc_ckpt *c = NULL;
+    enc_err err = {{0}};
+    T_CHECK(enc_ckpt_start(&c, db, path, "FULL", INT_MAX, INT_MAX, &err) == ENC_OK);
+    if (!c) {
+        sqlite3_close(db);
+        return;
+    }
+    T_CHECK(commit_blob(db) == SQLITE_OK);
+    T_CHECK(enc_ckpt_stats_get(c).background == 0); /* far below the threshold */
+    T_CHECK(file_size("") < 40000);
+    enc_ckpt_request(c);
+    enc_ckpt_stats s = wait_background(c);
+    T_CHECK(s.background == 1);
+    T_CHECK(s.inline_ == 0);
+    T_CHECK(file_size("") >= 40000); /* the requested checkpoint copied the blob */
+    enc_ckpt_stop(c);
+    enc_ckpt_request(NULL); /* NULL is fine */
+    T_CHECK(rows(db) == 1);
+    sqlite3_close(db);
+}
+
 static void test_writer_checkpoints_past_hard_limit(void)
 {
     sqlite3 *db = open_db("hard.db");
@@ -145,6 +172,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 1;
     T_RUN(test_thread_checkpoints_past_threshold);
+    T_RUN(test_request_checkpoints_below_threshold);
     T_RUN(test_writer_checkpoints_past_hard_limit);
     T_RUN(test_bad_path_is_an_error);
     char cmd[160];
