@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "enrich.h"
 #include "radix.h"
+#include "trace.h"
 
 #define NBATCH (ENC_PIPELINE_QUEUE + 1) /* one being filled, the rest queued or writing */
 
@@ -105,31 +106,42 @@ static enc_status agg_job_finish(agg_job *j, enc_err *err)
     return j->rc;
 }
 
+/* One writer step, traced (trace.h) with the batch's rows and files. */
+#define STEP(name, call)                                                                                               \
+    do {                                                                                                               \
+        int64_t t_ = enc_trace_start();                                                                                \
+        rc = (call);                                                                                                   \
+        enc_trace_end(name, t_, (int64_t)b->nrows, (int64_t)b->npos);                                                  \
+    } while (0)
+
 static enc_status write_batch(pipeline *p, enc_batch *b, agg_job *job, enc_err *err)
 {
     const enc_sink_ops *s = p->cfg->sink;
     void *c = p->sink_ctx;
-    enc_status rc = s->begin(c, err);
+    enc_status rc;
+    int64_t t0 = enc_trace_start();
+    STEP("w.begin", s->begin(c, err));
     if (rc == ENC_OK)
-        rc = s->write_rows(c, b->rows, b->nrows, err);
+        STEP("w.rows", s->write_rows(c, b->rows, b->nrows, err));
     if (rc == ENC_OK)
         rc = s->write_quarantine(c, b->quar, b->nquar, err);
     if (rc == ENC_OK && job)
-        rc = agg_job_finish(job, err);
+        STEP("w.aggjoin", agg_job_finish(job, err));
     if (rc == ENC_OK && b->agg)
-        rc = s->write_aggregates(c, b->agg, err);
+        STEP("w.agg", s->write_aggregates(c, b->agg, err));
     if (rc == ENC_OK && b->nqres > 0)
         rc = s->write_quality(c, b->qres, b->nqres, err);
     if (rc == ENC_OK && p->cfg->watermark_us > 0)
-        rc = s->write_dedup(c, b->dkeys, b->ndkeys, b->dedup_horizon, err);
+        STEP("w.dedup", s->write_dedup(c, b->dkeys, b->ndkeys, b->dedup_horizon, err));
     /* Positions last: a sink that stamps them with the time (committed_at_us) then comes
      * closest to the commit, which the latency benchmark measures against. */
     if (rc == ENC_OK)
-        rc = s->record_positions(c, b->pos, b->npos, err);
+        STEP("w.pos", s->record_positions(c, b->pos, b->npos, err));
     if (rc == ENC_OK)
-        rc = s->commit(c, &b->stats, err);
+        STEP("w.commit", s->commit(c, &b->stats, err));
     if (rc != ENC_OK)
         s->rollback(c);
+    enc_trace_end("w.batch", t0, (int64_t)b->nrows, (int64_t)b->npos);
     return rc;
 }
 
@@ -458,17 +470,24 @@ static enc_status process_new(pipeline *p, enc_batch *b, fill_mark *m, enc_err *
 /* What is left once the batch is complete, just before it goes to the writer. */
 static enc_status seal(pipeline *p, enc_batch *b, enc_err *err)
 {
+    int64_t t = enc_trace_start();
     if (p->cfg->quality && enc_quality_check_batch(p->cfg->quality, b, enc_wall_us(), err) != ENC_OK)
         return ENC_ERROR; /* a `fail` rule: this batch is never committed */
+    enc_trace_end("r.rules", t, (int64_t)b->nrows, (int64_t)b->npos);
+    t = enc_trace_start();
     if (p->cfg->aggregates && !p->agg_beside) {
         if (!p->agg_early && add_aggregates(b, 0, err) != ENC_OK)
             return ENC_ERROR;
         if (b->agg && enc_agg_sort(b->agg) != ENC_OK)
             return enc_err_set(err, "out of memory sorting aggregates");
     }
+    enc_trace_end("r.aggsort", t, (int64_t)b->nrows, (int64_t)b->npos);
+    t = enc_trace_start();
     /* In (user_id, event_time) order the sink's user index is written front to back
      * instead of at random: the reader thread has time to spare, the writer has not. */
-    return sort_rows_by_user(p, b, err);
+    enc_status rc = sort_rows_by_user(p, b, err);
+    enc_trace_end("r.rowsort", t, (int64_t)b->nrows, (int64_t)b->npos);
+    return rc;
 }
 
 static bool batch_full(const pipeline *p, const enc_batch *b)
@@ -539,20 +558,29 @@ static enc_status reader_loop(pipeline *p, void *src_ctx, ptr_set *files, enc_er
         }
         size_t nrecs = b->nrecs, npos = b->npos;
         bool open = nrecs > 0 || npos > 0;
-        if (cfg->source->poll(src_ctx, b, open ? 0 : 200, &done, err) != ENC_OK ||
-            process_new(p, b, &m, err) != ENC_OK) {
+        int64_t t = enc_trace_start();
+        if (cfg->source->poll(src_ctx, b, open ? 0 : 200, &done, err) != ENC_OK) {
             discard(&p->q, b);
             return ENC_ERROR;
         }
+        enc_trace_end("r.poll", t, (int64_t)(b->nrecs - nrecs), (int64_t)(b->npos - npos));
+        t = enc_trace_start();
+        if (process_new(p, b, &m, err) != ENC_OK) {
+            discard(&p->q, b);
+            return ENC_ERROR;
+        }
+        enc_trace_end("r.process", t, (int64_t)(b->nrecs - nrecs), (int64_t)b->nrows);
         if (stop_requested(p)) /* not committed: read again after a restart */
             break;
         count_files(files, b, nrecs);
         bool took = b->nrecs > nrecs || b->npos > npos;
         if ((b->nrecs > 0 || b->npos > 0) && hand_over_now(p, b, took)) {
+            t = enc_trace_start();
             if (seal(p, b, err) != ENC_OK) {
                 discard(&p->q, b);
                 return ENC_ERROR;
             }
+            enc_trace_end("r.seal", t, (int64_t)b->nrows, (int64_t)b->npos);
             push_ready(&p->q, b);
             b = NULL;
         }
@@ -601,6 +629,7 @@ static enc_status start(pipeline *p, void *src_ctx, bool *source_opened, enc_err
 enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *st, enc_err *err)
 {
     int64_t t0 = enc_mono_us();
+    enc_trace_init();
     pipeline p = {.cfg = cfg, .started_us = t0,
                   .agg_beside = cfg->aggregates && cfg->source_cfg.once,
                   .agg_early = cfg->aggregates && (!cfg->quality || !enc_quality_may_quarantine(cfg->quality))};

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 
 #include "alloc.h"
+#include "trace.h"
 
 struct enc_ckpt {
     sqlite3 *db;  /* the writer's connection (not owned); only its WAL hook is ours */
@@ -53,7 +54,10 @@ static void *ckpt_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         /* A failure (a reader in the way, a full disk) leaves the WAL as it is: the next
          * commit asks again, and the commits report real errors themselves. */
-        sqlite3_wal_checkpoint_v2(c->own, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int64_t t = enc_trace_start();
+        int nlog = -1, nckpt = -1;
+        sqlite3_wal_checkpoint_v2(c->own, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+        enc_trace_end("c.ckpt", t, nlog, nckpt); /* WAL frames, frames copied */
         release(c, &c->stats.background);
         pthread_mutex_lock(&c->mu);
     }
