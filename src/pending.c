@@ -2,22 +2,30 @@
  * (see pending.h). */
 #include "pending.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "buf.h"
 #include "hll.h"
 #include "timestamp.h"
+#include "trace.h"
 
 enum { SQL_MAX = 1024, NAME_MAX_LEN = 80, DAY_PACKS_CAP = 1 << 30 };
+
+typedef struct merge_job merge_job;
 
 struct enc_pending {
     sqlite3 *db; /* borrowed from the sink */
     char table[NAME_MAX_LEN];
     sqlite3_stmt *ins, *count, *del, *days_upto;
     sqlite3_stmt *day_packs, *daily_rows, *daily_del, *daily_ins; /* folding one (dimension, day) */
-    sqlite3_stmt *level_packs, *level_del;                          /* compacting one level */
+    sqlite3_stmt *level_rows, *del_row, *ins_at;                    /* merging one level (below) */
+    merge_job *jobs; /* merges in flight, at most one per (dimension, day) */
 };
 
 static enc_status fail(sqlite3 *db, int rc, const char *what, enc_err *err)
@@ -315,12 +323,14 @@ enc_status enc_pending_open(sqlite3 *db, const char *table, enc_pending **out, e
     if (prepare(db, table, &p->ins, true, err,
                 "INSERT INTO \"%s_PENDING\" (dimension, day, level, deltas) VALUES (?,?,?,?)") ||
         prepare(db, table, &p->count, true, err,
-                "SELECT count(*) FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2 AND level = ?3") ||
-        prepare(db, table, &p->level_packs, true, err,
-                "SELECT day, deltas FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2 AND level = ?3 "
+                "SELECT level, count(*) FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2 GROUP BY level") ||
+        prepare(db, table, &p->level_rows, true, err,
+                "SELECT rowid, deltas FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2 AND level = ?3 "
                 "ORDER BY rowid") ||
-        prepare(db, table, &p->level_del, true, err,
-                "DELETE FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2 AND level = ?3") ||
+        prepare(db, table, &p->del_row, true, err,
+                "DELETE FROM \"%s_PENDING\" WHERE rowid = ?1 AND dimension = ?2 AND day = ?3 AND level = ?4") ||
+        prepare(db, table, &p->ins_at, true, err,
+                "INSERT INTO \"%s_PENDING\" (rowid, dimension, day, level, deltas) VALUES (?,?,?,?,?)") ||
         prepare(db, table, &p->del, true, err, "DELETE FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2") ||
         prepare(db, table, &p->days_upto, true, err,
                 "SELECT DISTINCT dimension, day FROM \"%s_PENDING\" WHERE day <= ?1 ORDER BY 1, 2") ||
@@ -340,12 +350,15 @@ enc_status enc_pending_open(sqlite3 *db, const char *table, enc_pending **out, e
     return ENC_OK;
 }
 
+static void cancel_jobs(enc_pending *p);
+
 void enc_pending_free(enc_pending *p)
 {
     if (!p)
         return;
-    sqlite3_stmt *all[] = {p->ins,        p->count,     p->del,       p->days_upto,   p->day_packs,
-                           p->daily_rows, p->daily_del, p->daily_ins, p->level_packs, p->level_del};
+    cancel_jobs(p);
+    sqlite3_stmt *all[] = {p->ins,       p->count,     p->del,       p->days_upto,  p->day_packs, p->daily_rows,
+                           p->daily_del, p->daily_ins, p->level_rows, p->del_row, p->ins_at};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     enc_free(p);
@@ -444,8 +457,11 @@ static enc_status read_packs(enc_pending *p, sqlite3_stmt *st, const char *dim, 
 
 /* Folds (dim, day): its daily rows (the oldest source) and its packs, merged in C, replace
  * the day's daily rows, written in key order; the packs are deleted. */
+static void cancel_job(enc_pending *p, const char *dim, const char day[11]);
+
 static enc_status fold(enc_pending *p, const char *dim, const char day[11], enc_err *err)
 {
+    cancel_job(p, dim, day); /* the fold merges every pack of the day, those of the merge too */
     day_packs d = {0};
     enc_buf_init(&d.bytes, DAY_PACKS_CAP);
     enc_status s = daily_as_pack(p, dim, day, &d, err);
@@ -475,16 +491,21 @@ static enc_status insert_pack(enc_pending *p, const char *dim, const char day[11
     return step_done(p->db, p->ins, "appending pending deltas", err);
 }
 
-static enc_status count_level(enc_pending *p, const char *dim, const char day[11], int level, int64_t *n,
-                              enc_err *err)
+/* The number of packs of (dim, day) at each level. */
+static enc_status count_levels(enc_pending *p, const char *dim, const char day[11], int64_t n[ENC_PENDING_LEVELS],
+                               enc_err *err)
 {
+    memset(n, 0, ENC_PENDING_LEVELS * sizeof *n);
     sqlite3_bind_text(p->count, 1, dim, -1, SQLITE_STATIC);
     sqlite3_bind_text(p->count, 2, day, 10, SQLITE_STATIC);
-    sqlite3_bind_int(p->count, 3, level);
-    int rc = sqlite3_step(p->count);
-    *n = rc == SQLITE_ROW ? sqlite3_column_int64(p->count, 0) : 0;
+    int rc;
+    while ((rc = sqlite3_step(p->count)) == SQLITE_ROW) {
+        int64_t level = sqlite3_column_int64(p->count, 0);
+        if (level >= 0 && level < ENC_PENDING_LEVELS)
+            n[level] = sqlite3_column_int64(p->count, 1);
+    }
     sqlite3_reset(p->count);
-    return rc == SQLITE_ROW ? ENC_OK : fail(p->db, rc, "counting pending deltas", err);
+    return rc == SQLITE_DONE ? ENC_OK : fail(p->db, rc, "counting pending deltas", err);
 }
 
 /* A merged pack being built: its entries' bytes, counted. */
@@ -500,48 +521,240 @@ static enc_status put_merged(void *arg, const char day[11], const enc_pack_entry
     return enc_pack_put(&o->body, e) == ENC_OK ? ENC_OK : enc_err_set(err, "out of memory compacting pending deltas");
 }
 
-/* Compacts the packs of (dim, day) at level (the newest packs of the day: no pack of a lower
- * level exists then) into one pack of level + 1, which as the newest row keeps them in
- * age order. Costs the size of those packs, not of the day's keys. */
-static enc_status compact(enc_pending *p, const char *dim, const char day[11], int level, enc_err *err)
+/* ---- merges on a thread of their own -------------------------------------------------- *
+ *
+ * In watch mode each batch appends a pack per (dimension, day), so compactions come every 8
+ * batches, and the big ones (a level-2 merge of the song dimension: ~6.8 MB of packs, ~30 ms
+ * of merging) held that batch's commit, and the files waiting behind it, for tens of ms
+ * (bench/RESULTS.md, session 6). So the writer copies the level's packs out, a thread
+ * merges them, and a later append of that (dimension, day), once the merge is done,
+ * replaces the packs by the merged one in its own transaction: the merged pack takes the
+ * rowid of the newest pack it replaces, so the day's packs stay in age order and their
+ * levels non-increasing, exactly as a compaction in place leaves them. Until then the packs
+ * stay as they are (readers and a kill -9 see them unmerged, which is a valid state), and
+ * that (dimension, day) starts no other merge. A rollback cancels every merge (one started
+ * in the rolled-back transaction read a pack that is gone); a fold of the day cancels its
+ * merge. The job is the writer's; the thread only reads `in` and fills `out`, rc, err. */
+#define MERGE_NICE 10
+
+struct merge_job {
+    char dim[16];
+    char day[11];
+    int level;
+    int64_t *rowids; /* the packs merged, oldest first */
+    day_packs in;
+    enc_buf out;     /* the merged pack (rc ENC_OK) */
+    size_t nout;     /* its entries */
+    enc_status rc;
+    enc_err err;
+    bool threaded;
+    atomic_bool done;
+    pthread_t thread;
+    merge_job *next;
+};
+
+static void job_free(merge_job *j)
 {
-    day_packs d = {0};
-    enc_buf_init(&d.bytes, DAY_PACKS_CAP);
+    enc_buf_free(&j->in.bytes);
+    enc_free(j->in.end);
+    enc_buf_free(&j->out);
+    enc_free(j->rowids);
+    enc_free(j);
+}
+
+static void merge_job_run(merge_job *j)
+{
     pack_out o = {.n = 0};
     enc_buf_init(&o.body, DAY_PACKS_CAP);
-    enc_buf blob;
-    enc_buf_init(&blob, DAY_PACKS_CAP);
-    enc_status s = read_packs(p, p->level_packs, dim, day, level, &d, err);
-    if (s == ENC_OK && d.n > 0)
-        s = merge_packs(&d, day, put_merged, &o, err);
-    if (s == ENC_OK && o.n > 0 &&
-        (enc_pack_begin(&blob, o.n) != ENC_OK || enc_buf_append(&blob, o.body.data, o.body.len) != ENC_OK))
-        s = enc_err_set(err, "out of memory compacting pending deltas");
-    if (s == ENC_OK) {
-        sqlite3_bind_text(p->level_del, 1, dim, -1, SQLITE_STATIC);
-        sqlite3_bind_text(p->level_del, 2, day, 10, SQLITE_STATIC);
-        sqlite3_bind_int(p->level_del, 3, level);
-        s = step_done(p->db, p->level_del, "deleting compacted pending deltas", err);
-    }
-    if (s == ENC_OK && o.n > 0)
-        s = insert_pack(p, dim, day, level + 1, (enc_slice){blob.data, blob.len}, err);
-    enc_buf_free(&blob);
+    int64_t t = enc_trace_start();
+    j->rc = merge_packs(&j->in, j->day, put_merged, &o, &j->err);
+    if (j->rc == ENC_OK && o.n > 0 &&
+        (enc_pack_begin(&j->out, o.n) != ENC_OK || enc_buf_append(&j->out, o.body.data, o.body.len) != ENC_OK))
+        j->rc = enc_err_set(&j->err, "out of memory compacting pending deltas");
+    j->nout = o.n;
+    enc_trace_end("m.merge", t, j->level, (int64_t)j->dim[0]);
     enc_buf_free(&o.body);
-    enc_buf_free(&d.bytes);
-    enc_free(d.end);
+    atomic_store_explicit(&j->done, true, memory_order_release);
+}
+
+static void *job_main(void *arg)
+{
+    /* Behind the reader and the writer, whose waits are the latency, when they want the
+     * cores (2 here): the merge has until the next appends of its day to finish. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), MERGE_NICE);
+    merge_job_run(arg);
+    return NULL;
+}
+
+/* Unlinks j from the list, waits for its thread and frees it. */
+static void job_drop(enc_pending *p, merge_job *j)
+{
+    for (merge_job **at = &p->jobs; *at; at = &(*at)->next)
+        if (*at == j) {
+            *at = j->next;
+            break;
+        }
+    if (j->threaded)
+        pthread_join(j->thread, NULL);
+    job_free(j);
+}
+
+static merge_job *find_job(enc_pending *p, const char *dim, const char day[11])
+{
+    for (merge_job *j = p->jobs; j; j = j->next)
+        if (strcmp(j->dim, dim) == 0 && memcmp(j->day, day, 10) == 0)
+            return j;
+    return NULL;
+}
+
+static void cancel_job(enc_pending *p, const char *dim, const char day[11])
+{
+    merge_job *j = find_job(p, dim, day);
+    if (j)
+        job_drop(p, j);
+}
+
+static void cancel_jobs(enc_pending *p)
+{
+    while (p->jobs)
+        job_drop(p, p->jobs);
+}
+
+void enc_pending_rollback(enc_pending *p)
+{
+    if (p)
+        cancel_jobs(p);
+}
+
+/* Copies the packs of (dim, day, level) with their rowids into a new job (*out) and
+ * starts its thread; without a thread, the merge is done here (*out is then done). */
+static enc_status start_job(enc_pending *p, const char *dim, const char day[11], int level, merge_job **out,
+                            enc_err *err)
+{
+    *out = NULL;
+    merge_job *j = strlen(dim) < sizeof ((merge_job *)0)->dim ? enc_calloc(1, sizeof *j) : NULL;
+    if (!j)
+        return enc_err_set(err, "out of memory compacting pending deltas");
+    snprintf(j->dim, sizeof j->dim, "%s", dim);
+    memcpy(j->day, day, 11);
+    j->level = level;
+    enc_buf_init(&j->in.bytes, DAY_PACKS_CAP);
+    enc_buf_init(&j->out, DAY_PACKS_CAP);
+    sqlite3_stmt *st = p->level_rows;
+    sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, level);
+    enc_status s = ENC_OK;
+    int rc = SQLITE_DONE;
+    size_t cap = 0;
+    while (s == ENC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (j->in.n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *nr = enc_realloc(j->rowids, cap * sizeof *nr);
+            if (!nr) {
+                s = enc_err_set(err, "out of memory compacting pending deltas");
+                break;
+            }
+            j->rowids = nr;
+        }
+        j->rowids[j->in.n] = sqlite3_column_int64(st, 0);
+        s = packs_push(&j->in, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), err);
+    }
+    if (s == ENC_OK && rc != SQLITE_DONE)
+        s = fail(p->db, rc, "reading pending deltas", err);
+    sqlite3_reset(st);
+    if (s != ENC_OK || j->in.n == 0) {
+        job_free(j);
+        return s;
+    }
+    j->threaded = pthread_create(&j->thread, NULL, job_main, j) == 0;
+    if (!j->threaded)
+        merge_job_run(j);
+    j->next = p->jobs;
+    p->jobs = j;
+    *out = j;
+    return ENC_OK;
+}
+
+/* Replaces the job's packs by its merged pack, at the newest one's rowid (see above). */
+static enc_status apply_job(enc_pending *p, const merge_job *j, enc_err *err)
+{
+    sqlite3_stmt *st = p->del_row;
+    for (size_t i = 0; i < j->in.n; i++) {
+        sqlite3_bind_int64(st, 1, j->rowids[i]);
+        sqlite3_bind_text(st, 2, j->dim, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, j->day, 10, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, j->level);
+        enc_status s = step_done(p->db, st, "deleting compacted pending deltas", err);
+        if (s != ENC_OK)
+            return s;
+        if (sqlite3_changes(p->db) != 1)
+            return enc_err_set(err, "internal error: a pending pack being merged (%s %s) is gone", j->dim, j->day);
+    }
+    if (j->nout == 0)
+        return ENC_OK;
+    st = p->ins_at;
+    sqlite3_bind_int64(st, 1, j->rowids[j->in.n - 1]);
+    sqlite3_bind_text(st, 2, j->dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, j->day, 10, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, j->level + 1);
+    sqlite3_bind_blob64(st, 5, j->out.data, j->out.len, SQLITE_STATIC);
+    return step_done(p->db, st, "appending pending deltas", err);
+}
+
+/* Waits for the job's thread; replaces its packs by the merged one (a failed merge is
+ * dropped: the packs stay and are merged again). */
+static enc_status settle_job(enc_pending *p, merge_job *j, enc_err *err)
+{
+    if (j->threaded) {
+        pthread_join(j->thread, NULL);
+        j->threaded = false;
+    }
+    int64_t t = enc_trace_start();
+    enc_status s = j->rc == ENC_OK ? apply_job(p, j, err) : ENC_OK;
+    enc_trace_end("w.mapply", t, j->level, (int64_t)j->dim[0]);
+    job_drop(p, j);
     return s;
 }
+
+/* While a merge runs, its day's level-0 packs may gather up to this many: then the writer
+ * waits for it (a merge starved of CPU must not let a day's packs grow without bound). */
+#define MERGE_WAIT_PACKS (8 * ENC_PENDING_FOLD_AT)
 
 enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_slice pack, enc_err *err)
 {
     char d[11];
     enc_ts_format_day(day, d);
-    enc_status s = insert_pack(p, dim, d, 0, pack, err);
+    merge_job *j = find_job(p, dim, d);
+    enc_status s = ENC_OK;
+    if (j && atomic_load_explicit(&j->done, memory_order_acquire)) {
+        s = settle_job(p, j, err);
+        j = NULL;
+    }
+    if (s == ENC_OK)
+        s = insert_pack(p, dim, d, 0, pack, err);
+    int64_t n[ENC_PENDING_LEVELS];
+    if (s == ENC_OK)
+        s = count_levels(p, dim, d, n, err);
+    if (s != ENC_OK || (j && n[0] < MERGE_WAIT_PACKS)) /* the day's levels wait for its merge */
+        return s;
+    if (j) { /* MERGE_WAIT_PACKS reached */
+        if ((s = settle_job(p, j, err)) != ENC_OK || (s = count_levels(p, dim, d, n, err)) != ENC_OK)
+            return s;
+        j = NULL;
+    }
     for (int level = 0; s == ENC_OK && level < ENC_PENDING_LEVELS; level++) {
-        int64_t n = 0;
-        if ((s = count_level(p, dim, d, level, &n, err)) != ENC_OK || n < ENC_PENDING_FOLD_AT)
-            break;
-        s = level + 1 < ENC_PENDING_LEVELS ? compact(p, dim, d, level, err) : fold(p, dim, d, err);
+        if (n[level] < ENC_PENDING_FOLD_AT)
+            continue;
+        if (level + 1 == ENC_PENDING_LEVELS)
+            return fold(p, dim, d, err);
+        int64_t t = enc_trace_start();
+        s = start_job(p, dim, d, level, &j, err);
+        enc_trace_end("w.mstart", t, level, (int64_t)dim[0]);
+        if (s != ENC_OK || !j || !atomic_load_explicit(&j->done, memory_order_acquire))
+            break; /* on its thread: the other levels are looked at once it is applied */
+        s = settle_job(p, j, err); /* merged here (no thread): applied now, then the next level */
+        n[level + 1]++;
     }
     return s;
 }

@@ -12,6 +12,13 @@
  * day plus its pending packs are the day's aggregates; charts (plan.c) merge both. Called
  * by sink_sqlite and rollup inside the batch's transaction (exactly-once like the rows),
  * and by plan.c to read. Never prints.
+ *
+ * A compaction's merge runs on a thread of its own: the writer copies the level's packs
+ * out, and a later append of that (dimension, day) replaces them by the merged pack once
+ * it is done (pending.c: the order and levels stay those of a compaction in place). So a
+ * level may hold ENC_PENDING_FOLD_AT packs or more for a while (level 0 up to 8 times as
+ * many, then the writer waits for the merge), and the writer must call
+ * enc_pending_rollback when it rolls a transaction back.
  */
 #ifndef ENC_PENDING_H
 #define ENC_PENDING_H
@@ -36,6 +43,10 @@ void enc_pending_free(enc_pending *p); /* p may be NULL */
 /* Appends one level-0 pack of (dim, day), then compacts each full level (see above).
  * ENC_RETRY when busy. */
 enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_slice pack, enc_err *err);
+
+/* Forgets every merge in flight (waiting for their threads): the transaction that read
+ * their packs may be the one rolled back. The packs stay, and are merged again. */
+void enc_pending_rollback(enc_pending *p); /* p may be NULL */
 
 /* Folds every (dimension, day) with day <= through into TABLE_DAILY and deletes its packs. */
 enc_status enc_pending_fold_through(enc_pending *p, int64_t through, enc_err *err);

@@ -630,6 +630,7 @@ static void sq_rollback(void *ctx)
     if (c->in_tx && c->db)
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     c->in_tx = false;
+    enc_pending_rollback(c->pending); /* a merge may have read a pack of the rolled-back batch */
 }
 
 /* A writer that stops folds what it left pending into the daily rows, in one transaction

@@ -1,0 +1,165 @@
+/* Unit tests for pending: compaction merges made on a thread of their own (pending.c)
+ * leave the same sums, the same age order and levels as in place; a rollback forgets a
+ * merge that read a rolled-back pack; a fold cancels the day's merge. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "hll.h"
+#include "pack.h"
+#include "pending.h"
+
+enum { KEYS = 10, DAY = 20000 };
+static const char DAY_TEXT[] = "2024-10-04"; /* day 20000 since 1970-01-01 */
+
+static sqlite3 *open_db(void)
+{
+    sqlite3 *db = NULL;
+    sqlite3_open(":memory:", &db);
+    sqlite3_exec(db,
+                 "CREATE TABLE T_DAILY (dimension TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, "
+                 "plays INTEGER NOT NULL, seconds INTEGER NOT NULL, listeners BLOB NOT NULL, title TEXT, artist TEXT, "
+                 "PRIMARY KEY (dimension, day, key)) WITHOUT ROWID",
+                 NULL, NULL, NULL);
+    return db;
+}
+
+/* One batch's pack: keys k0..k9, one play each, a listener per batch. */
+static void make_pack(enc_buf *out, int batch)
+{
+    enc_buf_init(out, 1 << 20);
+    enc_pack_begin(out, KEYS);
+    for (int k = 0; k < KEYS; k++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%d", k);
+        enc_buf sk;
+        enc_buf_init(&sk, 1 << 16);
+        enc_hll_serialize_one(0x9e3779b97f4a7c15ull * (uint64_t)(batch + 1), &sk);
+        enc_pack_entry e = {{key, strlen(key)}, 1, 1, {sk.data, sk.len}, {NULL, 0}, {NULL, 0}};
+        enc_pack_put(out, &e);
+        enc_buf_free(&sk);
+    }
+}
+
+/* Appends batch's pack in a transaction of its own; commit false: rolled back. */
+static enc_status append(sqlite3 *db, enc_pending *p, int batch, bool commit)
+{
+    enc_buf b;
+    make_pack(&b, batch);
+    enc_err err;
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    enc_status s = enc_pending_append(p, "song", DAY, (enc_slice){b.data, b.len}, &err);
+    if (s != ENC_OK)
+        fprintf(stderr, "  append %d: %s\n", batch, err.msg);
+    if (commit && s == ENC_OK) {
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    } else {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        enc_pending_rollback(p);
+    }
+    enc_buf_free(&b);
+    usleep(5000); /* room for a merge thread to finish */
+    return s;
+}
+
+static enc_status sum_plays(void *arg, const char day[11], int64_t age, const enc_pack_entry *e, enc_err *err)
+{
+    *(int64_t *)arg += e->plays;
+    return ENC_OK;
+}
+
+static int64_t pending_plays(sqlite3 *db)
+{
+    int64_t n = 0;
+    enc_err err;
+    enc_pending_scan(db, "T", "song", DAY_TEXT, DAY_TEXT, sum_plays, &n, &err);
+    return n;
+}
+
+static int64_t sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void check_order(sqlite3 *db)
+{
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING a JOIN T_PENDING b ON a.dimension = b.dimension "
+                        "AND a.day = b.day AND a.rowid < b.rowid AND a.level < b.level") == 0);
+    T_CHECK(sql_int(db, "SELECT max(n) FROM (SELECT count(*) AS n FROM T_PENDING GROUP BY level)") <=
+            8 * ENC_PENDING_FOLD_AT);
+}
+
+static void test_merges_keep_sums_and_order(void)
+{
+    sqlite3 *db = open_db();
+    enc_pending *p = NULL;
+    enc_err err;
+    T_CHECK(enc_pending_open(db, "T", &p, &err) == ENC_OK);
+    int batches = 8 * 8 + 2; /* 8 level-1 packs merged into a level-2 pack, applied */
+    for (int i = 0; i < batches; i++) {
+        T_CHECK(append(db, p, i, true) == ENC_OK);
+        check_order(db);
+    }
+    T_CHECK(pending_plays(db) == (int64_t)batches * KEYS);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING WHERE level = 2") == 1);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING") < 8);
+    T_CHECK(enc_pending_fold_through(p, DAY, &err) == ENC_OK);
+    T_CHECK(sql_int(db, "SELECT sum(plays) FROM T_DAILY") == (int64_t)batches * KEYS);
+    enc_pending_free(p);
+    sqlite3_close(db);
+}
+
+/* The 8th pack starts a merge, then its transaction rolls back: the merge must not put
+ * the rolled-back pack's plays back (nor fail on its missing row). */
+static void test_rollback_forgets_merge(void)
+{
+    sqlite3 *db = open_db();
+    enc_pending *p = NULL;
+    enc_err err;
+    T_CHECK(enc_pending_open(db, "T", &p, &err) == ENC_OK);
+    for (int i = 0; i < 7; i++)
+        T_CHECK(append(db, p, i, true) == ENC_OK);
+    T_CHECK(append(db, p, 7, false) == ENC_OK);
+    for (int i = 8; i < 20; i++)
+        T_CHECK(append(db, p, i, true) == ENC_OK);
+    T_CHECK(pending_plays(db) == 19 * KEYS);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING WHERE level = 1") >= 1);
+    check_order(db);
+    enc_pending_free(p);
+    sqlite3_close(db);
+}
+
+/* A fold of the day while its merge is in flight: the fold takes every pack, once. */
+static void test_fold_cancels_merge(void)
+{
+    sqlite3 *db = open_db();
+    enc_pending *p = NULL;
+    enc_err err;
+    T_CHECK(enc_pending_open(db, "T", &p, &err) == ENC_OK);
+    for (int i = 0; i < 8; i++) /* the 8th starts a merge */
+        T_CHECK(append(db, p, i, true) == ENC_OK);
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    T_CHECK(enc_pending_fold_through(p, DAY, &err) == ENC_OK);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING") == 0);
+    T_CHECK(sql_int(db, "SELECT sum(plays) FROM T_DAILY") == 8 * KEYS);
+    T_CHECK(append(db, p, 8, true) == ENC_OK); /* nothing of the cancelled merge is applied */
+    T_CHECK(pending_plays(db) == KEYS);
+    enc_pending_free(p);
+    sqlite3_close(db);
+}
+
+int main(void)
+{
+    T_RUN(test_merges_keep_sums_and_order);
+    T_RUN(test_rollback_forgets_merge);
+    T_RUN(test_fold_cancels_merge);
+    return t_summary("test_pending");
+}
