@@ -3,7 +3,8 @@
  * Arbitrary bytes go to enc_hll_deserialize. A rejected blob must leave *out NULL and
  * give a reason. An accepted one must be canonical (re-encode to the input bytes), round
  * trip again to the same bytes and count, union with an empty sketch to itself, and
- * union with fixed sparse/dense sketches the same way in either order. abort() on any
+ * union with fixed sparse/dense sketches the same way in either order, and the same way
+ * through enc_hll_union_blobs (which must refuse what the decoder refuses). abort() on any
  * broken invariant. Seeds: fuzz/corpus/hll/ (ok_* valid, bad_* invalid).
  */
 #include <stdint.h>
@@ -69,8 +70,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enc_hll *h = (enc_hll *)&size; /* must come back NULL on rejection */
     enc_err err;
     err.msg[0] = '\0';
+    enc_slice in = {(const char *)data, size};
     if (enc_hll_deserialize(data, size, &h, &err) != ENC_OK) {
         CHECK(h == NULL && err.msg[0] != '\0');
+        /* The blob-level union refuses it too, before or after a valid blob. */
+        enc_slice two[2] = {{fixed_blob[0].data, fixed_blob[0].len}, in};
+        enc_buf u;
+        enc_buf_init(&u, ENC_HLL_BLOB_MAX);
+        err.msg[0] = '\0';
+        CHECK(enc_hll_union_blobs(two, 2, &u, &err) == ENC_ERROR && err.msg[0] != '\0' && u.len == 0);
+        CHECK(enc_hll_union_blobs(&in, 1, &u, &err) == ENC_ERROR && u.len == 0);
+        enc_buf_free(&u);
         return 0;
     }
     CHECK(h != NULL);
@@ -98,16 +108,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(enc_hll_merge(e, e) == ENC_OK);
     enc_hll_free(e);
 
-    /* Union is commutative and idempotent. */
+    /* Union is commutative and idempotent; the blob-level union gives the same bytes. */
     for (int i = 0; i < 3; i++) {
         enc_hll *x = decode(&a);
-        enc_buf xb, yb;
+        enc_buf xb, yb, ub;
         enc_hll *y = decode(&fixed_blob[i]);
         CHECK(enc_hll_merge(x, fixed[i]) == ENC_OK);
         CHECK(enc_hll_merge(y, h) == ENC_OK);
         blob(x, &xb);
         blob(y, &yb);
         CHECK(same(&xb, &yb));
+        enc_slice three[3] = {in, {fixed_blob[i].data, fixed_blob[i].len}, in};
+        enc_buf_init(&ub, ENC_HLL_BLOB_MAX);
+        CHECK(enc_hll_union_blobs(three, 3, &ub, &err) == ENC_OK);
+        CHECK(same(&ub, &xb));
+        enc_buf_free(&ub);
         CHECK(enc_hll_merge(x, h) == ENC_OK);
         enc_buf_free(&xb);
         blob(x, &xb);

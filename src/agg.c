@@ -1,4 +1,16 @@
-/* agg — per-batch aggregate deltas in an open-addressing hash table (see agg.h). */
+/* agg — per-batch aggregate deltas: a key table per dimension, then one sort (see agg.h).
+ *
+ * Adding a row costs, per dimension, one probe of that dimension's table of 32-byte
+ * slots (the key as one word, its pointer, length and day, the group id), prefetched a
+ * few rows ahead so the misses overlap, then two writes: the group's tally (plays,
+ * seconds: a compact array) and one (group, sketch entry) pair appended to an array. No
+ * sketch exists while rows come. enc_agg_sort buckets the pairs by group (a group's
+ * plays are its bucket's size), orders the groups by the sink's key, and writes each
+ * group's sketch from its bucket of entries (enc_hll_serialize_entries) straight into
+ * its (dimension, day)'s pack. Every array is kept across resets (the next batch reuses
+ * warm memory); a slot is in use only while it carries the current generation, so a
+ * reset clears no table.
+ */
 #include "agg.h"
 
 #include <stdbool.h>
@@ -8,19 +20,58 @@
 #include "alloc.h"
 #include "buf.h"
 #include "hash.h"
+#include "hll.h"
 #include "pack.h"
 #include "radix.h"
 #include "timestamp.h"
 
+typedef struct {
+    uint64_t word; /* key_word() of the key */
+    const char *p; /* the key's bytes, as the group's first row had them */
+    uint32_t n;
+    int32_t day;
+    uint32_t gid;
+    uint32_t gen; /* in use iff it equals the agg's generation */
+} slot;
+
+typedef struct {
+    slot *slots;
+    size_t nslots; /* a power of two, or 0 */
+    size_t used;
+} key_table;
+
+/* A (dimension, day, key) as its first row made it: 48 bytes, read once more when packed. */
+typedef struct {
+    const char *key, *title, *artist; /* title and artist: songs only; NULL: SQL NULL */
+    uint32_t key_n, title_n, artist_n;
+    int32_t day;
+    enc_agg_dim dim;
+} group;
+
+/* A group's counters, apart: every row touches them. */
+typedef struct {
+    uint32_t plays;
+    uint32_t start; /* after enc_agg_sort: the group's bucket in ents */
+    int64_t seconds;
+} tally;
+
 struct enc_agg {
-    enc_agg_entry *entries; /* dense, in insertion order */
+    key_table tab[ENC_AGG_NDIMS];
+    uint32_t gen;
+    group *groups; /* by group id, in first-seen order */
+    tally *tally;  /* by group id */
     size_t n, cap;
-    uint32_t *slots;        /* index + 1 into entries; 0 = empty */
-    size_t nslots;          /* power of two */
-    enc_sort_item *order;   /* after enc_agg_sort: entries in key order (2 * order_cap items) */
-    enc_buf blobs;          /* after enc_agg_sort: every entry's listeners_blob */
+    enc_agg_entry *out; /* after sort: the entries in key order (out_cap) */
+    size_t *blob_at;    /* after sort: where entry i's sketch went in packed */
+    size_t out_cap;
+    uint64_t *pairs; /* group id << 32 | sketch entry, one per (row, dimension) */
+    size_t npairs, pairs_cap;
+    uint32_t *ents; /* after sort: the pairs' entries bucketed by group; then as much scratch */
+    size_t ents_cap;
+    enc_sort_item *order; /* after sort: groups in key order (2 * order_cap items) */
     size_t order_cap;
-    enc_buf packed;         /* after enc_agg_sort: every pack's blob */
+    enc_buf packed; /* after sort: every pack's blob */
+    enc_buf sketch; /* one group's sketch */
     enc_agg_pack *packs;
     size_t npacks, packs_cap;
     bool sorted;
@@ -33,41 +84,52 @@ const char *enc_agg_dim_name(enc_agg_dim d)
     return d < ENC_AGG_NDIMS ? dim_names[d] : "?";
 }
 
-enum { BLOBS_CAP = 1 << 30 }; /* a batch's sketches: far below this (a dense one is 12 KiB) */
+enum { BLOBS_CAP = 1 << 30 }; /* a batch's packs: far below this (a dense sketch is 12 KiB) */
 
 enc_agg *enc_agg_new(void)
 {
     enc_agg *a = enc_calloc(1, sizeof(enc_agg));
     if (a) {
-        enc_buf_init(&a->blobs, BLOBS_CAP);
+        a->gen = 1;
         enc_buf_init(&a->packed, BLOBS_CAP);
+        enc_buf_init(&a->sketch, BLOBS_CAP);
     }
     return a;
 }
 
 void enc_agg_reset(enc_agg *a)
 {
-    for (size_t i = 0; i < a->n; i++)
-        enc_hll_free(a->entries[i].listeners);
     a->n = 0;
-    a->sorted = false;
+    a->npairs = 0;
     a->npacks = 0;
-    enc_buf_reset(&a->blobs);
+    a->sorted = false;
     enc_buf_reset(&a->packed);
-    if (a->slots)
-        memset(a->slots, 0, a->nslots * sizeof *a->slots);
+    enc_buf_reset(&a->sketch);
+    for (int d = 0; d < ENC_AGG_NDIMS; d++)
+        a->tab[d].used = 0;
+    if (++a->gen == 0) { /* after 2^32 - 1 batches: clear the tables once */
+        for (int d = 0; d < ENC_AGG_NDIMS; d++)
+            if (a->tab[d].slots)
+                memset(a->tab[d].slots, 0, a->tab[d].nslots * sizeof(slot));
+        a->gen = 1;
+    }
 }
 
 void enc_agg_free(enc_agg *a)
 {
     if (!a)
         return;
-    enc_agg_reset(a);
-    enc_free(a->entries);
-    enc_free(a->slots);
+    for (int d = 0; d < ENC_AGG_NDIMS; d++)
+        enc_free(a->tab[d].slots);
+    enc_free(a->groups);
+    enc_free(a->tally);
+    enc_free(a->out);
+    enc_free(a->blob_at);
+    enc_free(a->pairs);
+    enc_free(a->ents);
     enc_free(a->order);
-    enc_buf_free(&a->blobs);
     enc_buf_free(&a->packed);
+    enc_buf_free(&a->sketch);
     enc_free(a->packs);
     enc_free(a);
 }
@@ -79,46 +141,7 @@ size_t enc_agg_count(const enc_agg *a)
 
 const enc_agg_entry *enc_agg_at(const enc_agg *a, size_t i)
 {
-    return &a->entries[a->sorted ? a->order[i].idx : i];
-}
-
-/* Dimensions in the order of their names, the sink's primary-key order. */
-static const uint8_t dim_rank[ENC_AGG_NDIMS] = {
-    [ENC_AGG_ARTIST] = 0, [ENC_AGG_COUNTRY] = 1, [ENC_AGG_DEVICE] = 2, [ENC_AGG_GENRE] = 3, [ENC_AGG_SONG] = 4,
-};
-
-static int cmp_entries(uint32_t ia, uint32_t ib, void *arg)
-{
-    const enc_agg_entry *a = (const enc_agg_entry *)arg + ia, *b = (const enc_agg_entry *)arg + ib;
-    if (a->dim != b->dim)
-        return dim_rank[a->dim] < dim_rank[b->dim] ? -1 : 1;
-    if (a->day != b->day)
-        return a->day < b->day ? -1 : 1;
-    size_t n = a->key.n < b->key.n ? a->key.n : b->key.n;
-    int c = n ? memcmp(a->key.p, b->key.p, n) : 0;
-    if (c)
-        return c;
-    return (a->key.n > b->key.n) - (a->key.n < b->key.n);
-}
-
-/* Every sketch into a->blobs, in entry order; slices are set once the buffer stops moving. */
-static enc_status serialize_all(enc_agg *a)
-{
-    enc_buf_reset(&a->blobs);
-    for (size_t i = 0; i < a->n; i++) {
-        size_t at = a->blobs.len;
-        const enc_agg_entry *e = &a->entries[i];
-        if ((e->listeners ? enc_hll_serialize(e->listeners, &a->blobs)
-                          : enc_hll_serialize_one(e->first_user, &a->blobs)) != ENC_OK)
-            return ENC_ERROR;
-        a->entries[i].listeners_blob.n = a->blobs.len - at;
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        a->entries[i].listeners_blob.p = a->blobs.data + at;
-        at += a->entries[i].listeners_blob.n;
-    }
-    return ENC_OK;
+    return &a->out[i];
 }
 
 size_t enc_agg_pack_count(const enc_agg *a)
@@ -129,6 +152,281 @@ size_t enc_agg_pack_count(const enc_agg *a)
 const enc_agg_pack *enc_agg_pack_at(const enc_agg *a, size_t i)
 {
     return &a->packs[i];
+}
+
+/* ---- adding rows ---------------------------------------------------------------------- */
+
+/* The key's bytes as one word: with the length, exact for keys of up to 8 bytes (the
+ * first and last four bytes overlap below 8, the first, middle and last one below 4);
+ * the first 8 bytes of longer keys. */
+static uint64_t key_word(const char *p, size_t n)
+{
+    uint64_t w = 0;
+    if (n >= 8) {
+        memcpy(&w, p, 8);
+    } else if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        w = lo | (uint64_t)hi << 32;
+    } else if (n > 0) {
+        w = (uint64_t)(unsigned char)p[0] | (uint64_t)(unsigned char)p[n / 2] << 8 |
+            (uint64_t)(unsigned char)p[n - 1] << 16;
+    }
+    return w;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* The slot hash of (key, day) in dimension d's table. */
+static uint64_t key_hash(uint64_t word, const char *p, size_t n, int32_t day, int d)
+{
+    uint64_t seed = (uint64_t)(uint32_t)day << 8 | (uint64_t)d;
+    if (n > 8)
+        return enc_hash_bytes(p, n, seed);
+    return mix64(word ^ mix64(seed << 4 | n));
+}
+
+/* Makes room in d's table for `more` new keys at a load of at most one half. */
+static enc_status reserve_slots(enc_agg *a, int d, size_t more)
+{
+    key_table *t = &a->tab[d];
+    size_t ns = t->nslots ? t->nslots : 1024;
+    while ((t->used + more) * 2 > ns)
+        ns *= 2;
+    if (ns == t->nslots)
+        return ENC_OK;
+    slot *s = enc_calloc(ns, sizeof *s); /* generation 0: free */
+    if (!s)
+        return ENC_ERROR;
+    for (size_t i = 0; i < t->nslots; i++) {
+        const slot *o = &t->slots[i];
+        if (o->gen != a->gen)
+            continue;
+        size_t j = key_hash(o->word, o->p, o->n, o->day, d) & (ns - 1);
+        while (s[j].gen == a->gen)
+            j = (j + 1) & (ns - 1);
+        s[j] = *o;
+    }
+    enc_free(t->slots);
+    t->slots = s;
+    t->nslots = ns;
+    return ENC_OK;
+}
+
+static enc_status grow_groups(enc_agg *a)
+{
+    size_t cap = a->cap ? a->cap * 2 : 4096;
+    group *g = enc_realloc(a->groups, cap * sizeof *g);
+    if (g)
+        a->groups = g;
+    tally *t = g ? enc_realloc(a->tally, cap * sizeof *t) : NULL;
+    if (!t)
+        return ENC_ERROR;
+    a->tally = t;
+    a->cap = cap;
+    return ENC_OK;
+}
+
+/* One (row, dimension) to look up: the key, its word and its slot hash. */
+typedef struct {
+    enc_slice key;
+    uint64_t word, hash;
+} probe;
+
+/* The group of (d, day, key), created for row r when new; UINT32_MAX when out of memory. */
+static uint32_t find_or_add(enc_agg *a, int d, const probe *pr, int32_t day, const enc_row *r)
+{
+    key_table *t = &a->tab[d];
+    size_t mask = t->nslots - 1, n = pr->key.n;
+    const char *p = pr->key.p;
+    slot *s;
+    for (size_t i = pr->hash & mask;; i = (i + 1) & mask) {
+        s = &t->slots[i];
+        if (s->gen != a->gen)
+            break;
+        if (s->word == pr->word && s->n == n && s->day == day &&
+            (n <= 8 || s->p == p || memcmp(s->p + 8, p + 8, n - 8) == 0))
+            return s->gid;
+    }
+    if (a->n == a->cap && grow_groups(a) != ENC_OK)
+        return UINT32_MAX;
+    uint32_t gid = (uint32_t)a->n++;
+    group *g = &a->groups[gid];
+    *g = (group){.key = p, .key_n = (uint32_t)n, .day = day, .dim = (enc_agg_dim)d};
+    if (d == ENC_AGG_SONG) {
+        enc_slice ti = r->text[ENC_COL_TITLE], ar = r->text[ENC_COL_ARTIST];
+        g->title = ti.p;
+        g->title_n = (uint32_t)ti.n;
+        g->artist = ar.p;
+        g->artist_n = (uint32_t)ar.n;
+    }
+    a->tally[gid] = (tally){0, 0, 0};
+    *s = (slot){pr->word, p, (uint32_t)n, day, gid, a->gen};
+    t->used++;
+    return gid;
+}
+
+static enc_status reserve_pairs(enc_agg *a, size_t more)
+{
+    if (a->npairs + more <= a->pairs_cap)
+        return ENC_OK;
+    size_t cap = a->pairs_cap ? a->pairs_cap : 4096;
+    while (cap < a->npairs + more)
+        cap *= 2;
+    uint64_t *p = enc_realloc(a->pairs, cap * sizeof *p);
+    if (!p)
+        return ENC_ERROR;
+    a->pairs = p;
+    a->pairs_cap = cap;
+    return ENC_OK;
+}
+
+enum { CHUNK = 16 }; /* rows whose slots are prefetched before any is looked up */
+
+static const int dim_col[ENC_AGG_NDIMS] = {ENC_COL_SONG_ID, ENC_COL_ARTIST, ENC_COL_GENRE, ENC_COL_COUNTRY,
+                                           ENC_COL_DEVICE};
+
+/* Adds rows[0..m), m <= CHUNK; the tables have room for m new keys each. */
+static enc_status add_chunk(enc_agg *a, const enc_row *rows, size_t m)
+{
+    probe pr[CHUNK][ENC_AGG_NDIMS];
+    int32_t day[CHUNK];
+    uint32_t entry[CHUNK];
+    for (size_t i = 0; i < m; i++) {
+        const enc_row *r = &rows[i];
+        day[i] = (int32_t)enc_ts_days(r->event_time_us);
+        enc_slice uid = r->text[ENC_COL_USER_ID];
+        entry[i] = enc_hll_entry(enc_hash_bytes(uid.p, uid.n, 0));
+        for (int d = 0; d < ENC_AGG_NDIMS; d++) {
+            probe *q = &pr[i][d];
+            q->key = r->text[dim_col[d]];
+            if (!q->key.p)
+                continue;
+            q->word = key_word(q->key.p, q->key.n);
+            q->hash = key_hash(q->word, q->key.p, q->key.n, day[i], d);
+            __builtin_prefetch(&a->tab[d].slots[q->hash & (a->tab[d].nslots - 1)]);
+        }
+    }
+    for (size_t i = 0; i < m; i++) {
+        const enc_row *r = &rows[i];
+        int64_t secs = r->duration > 0 ? r->duration : 0;
+        for (int d = 0; d < ENC_AGG_NDIMS; d++) {
+            if (!pr[i][d].key.p)
+                continue;
+            uint32_t gid = find_or_add(a, d, &pr[i][d], day[i], r);
+            if (gid == UINT32_MAX)
+                return ENC_ERROR;
+            a->tally[gid].plays++;
+            a->tally[gid].seconds += secs;
+            a->pairs[a->npairs++] = (uint64_t)gid << 32 | entry[i];
+        }
+    }
+    return ENC_OK;
+}
+
+enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *err)
+{
+    if (a->sorted)
+        return enc_err_set(err, "aggregate deltas added after they were sorted");
+    if (n > UINT32_MAX / ENC_AGG_NDIMS || a->npairs + n * ENC_AGG_NDIMS > UINT32_MAX)
+        return enc_err_set(err, "too many rows in one batch to aggregate");
+    if (reserve_pairs(a, n * ENC_AGG_NDIMS) != ENC_OK)
+        return enc_err_set(err, "out of memory aggregating a batch");
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t m = n - i < CHUNK ? n - i : CHUNK;
+        for (int d = 0; d < ENC_AGG_NDIMS; d++)
+            if (reserve_slots(a, d, m) != ENC_OK)
+                return enc_err_set(err, "out of memory aggregating a batch");
+        if (add_chunk(a, rows + i, m) != ENC_OK)
+            return enc_err_set(err, "out of memory aggregating a batch");
+    }
+    return ENC_OK;
+}
+
+/* ---- sorting, sketches, packs --------------------------------------------------------- */
+
+/* Dimensions in the order of their names, the sink's primary-key order. */
+static const uint8_t dim_rank[ENC_AGG_NDIMS] = {
+    [ENC_AGG_ARTIST] = 0, [ENC_AGG_COUNTRY] = 1, [ENC_AGG_DEVICE] = 2, [ENC_AGG_GENRE] = 3, [ENC_AGG_SONG] = 4,
+};
+
+static int cmp_groups(uint32_t ia, uint32_t ib, void *arg)
+{
+    const group *a = (const group *)arg + ia, *b = (const group *)arg + ib;
+    if (a->dim != b->dim)
+        return dim_rank[a->dim] < dim_rank[b->dim] ? -1 : 1;
+    if (a->day != b->day)
+        return a->day < b->day ? -1 : 1;
+    return enc_pack_key_cmp((enc_slice){a->key, a->key_n}, (enc_slice){b->key, b->key_n});
+}
+
+/* Days since 1970 plus this are positive and below 2^23 for years 0001-9999. */
+#define DAY_BIAS 719163
+
+/* The first 8 bytes of the key as a big-endian number, zero-padded (enc_sort_prefix). */
+static uint64_t key_prefix(const char *p, size_t n)
+{
+    if (n >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return __builtin_bswap64(v);
+    }
+    return enc_sort_prefix(p, n);
+}
+
+/* The sink's key order by two stable radix sorts: on the key's first 8 bytes, then on
+ * (dimension rank, day, the number of the first group with those 8 bytes), so that
+ * items with equal sort keys are exactly the groups that share (dimension, day, first 8
+ * bytes), which enc_sort_ties orders by cmp_groups. aux keeps (dimension rank, day). */
+static void sort_order(enc_agg *a)
+{
+    enc_sort_item *o = a->order;
+    for (size_t i = 0; i < a->n; i++) {
+        const group *g = &a->groups[i];
+        if (i + 8 < a->n)
+            __builtin_prefetch(a->groups[i + 8].key);
+        uint32_t dim_day = (uint32_t)dim_rank[g->dim] << 24 | ((uint32_t)(g->day + DAY_BIAS) & 0xffffff);
+        o[i] = (enc_sort_item){key_prefix(g->key, g->key_n), (uint32_t)i, dim_day};
+    }
+    enc_radix_sort(o, o + a->n, a->n);
+    uint64_t prev = 0;
+    uint32_t run = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        if (i == 0 || o[i].key != prev)
+            run = (uint32_t)i;
+        prev = o[i].key;
+        o[i].key = (uint64_t)o[i].aux << 32 | run;
+    }
+    enc_radix_sort(o, o + a->n, a->n);
+    enc_sort_ties(o, a->n, cmp_groups, a->groups);
+}
+
+/* The groups' totals and names into out, in key order (a gather with nothing between the
+ * loads, so their misses overlap), each group's bucket placed in that order too; then
+ * every pair's entry into its group's bucket, so the buckets are read front to back. */
+static void gather_and_bucket(enc_agg *a)
+{
+    uint32_t at = 0;
+    for (size_t k = 0; k < a->n; k++) {
+        uint32_t gi = a->order[k].idx;
+        const group *g = &a->groups[gi];
+        tally *t = &a->tally[gi];
+        a->out[k] = (enc_agg_entry){.dim = g->dim, .day = g->day, .key = {g->key, g->key_n}, .plays = t->plays,
+                                    .seconds = t->seconds, .title = {g->title, g->title ? g->title_n : 0},
+                                    .artist = {g->artist, g->artist ? g->artist_n : 0}};
+        t->start = at;
+        at += t->plays;
+    }
+    for (size_t i = 0; i < a->npairs; i++) {
+        uint64_t p = a->pairs[i];
+        a->ents[a->tally[p >> 32].start++] = (uint32_t)p;
+    }
 }
 
 static enc_status push_pack(enc_agg *a, enc_agg_dim dim, int64_t day, size_t end)
@@ -145,66 +443,75 @@ static enc_status push_pack(enc_agg *a, enc_agg_dim dim, int64_t day, size_t end
     return ENC_OK;
 }
 
-/* One pack per run of sorted entries with the same (dimension, day); slices are set once
+/* Entry k of the key order, whose bucket of sketch entries starts at ents[at]: its
+ * sketch, and the entry into the pack being written. */
+static enc_status put_entry(enc_agg *a, size_t k, size_t at)
+{
+    enc_agg_entry *e = &a->out[k];
+    enc_buf_reset(&a->sketch);
+    if (enc_hll_serialize_entries(a->ents + at, (size_t)e->plays, a->ents + a->ents_cap + at, &a->sketch) != ENC_OK)
+        return ENC_ERROR;
+    enc_pack_entry pe = {e->key, e->plays, e->seconds, {a->sketch.data, a->sketch.len}, e->title, e->artist};
+    e->listeners_blob.n = a->sketch.len;
+    return enc_pack_put_at(&a->packed, &pe, &a->blob_at[k]);
+}
+
+/* One pack per run of sorted groups with the same (dimension, day); slices are set once
  * the buffer stops moving. */
 static enc_status pack_all(enc_agg *a)
 {
-    enc_buf_reset(&a->packed);
-    a->npacks = 0;
+    size_t at = 0;
     for (size_t i = 0, j; i < a->n; i = j) {
-        const enc_agg_entry *first = enc_agg_at(a, i);
-        for (j = i + 1; j < a->n; j++) {
-            const enc_agg_entry *e = enc_agg_at(a, j);
-            if (e->dim != first->dim || e->day != first->day)
-                break;
-        }
+        for (j = i + 1; j < a->n && a->order[j].aux == a->order[i].aux; j++)
+            ;
         if (enc_pack_begin(&a->packed, j - i) != ENC_OK)
             return ENC_ERROR;
         for (size_t k = i; k < j; k++) {
-            const enc_agg_entry *e = enc_agg_at(a, k);
-            enc_pack_entry pe = {e->key, e->plays, e->seconds, e->listeners_blob, e->title, e->artist};
-            if (enc_pack_put(&a->packed, &pe) != ENC_OK)
+            __builtin_prefetch(k + 8 < a->n ? a->out[k + 8].key.p : NULL);
+            if (put_entry(a, k, at) != ENC_OK)
                 return ENC_ERROR;
+            at += (size_t)a->out[k].plays;
         }
-        if (push_pack(a, first->dim, first->day, a->packed.len) != ENC_OK)
+        if (push_pack(a, a->out[i].dim, a->out[i].day, a->packed.len) != ENC_OK)
             return ENC_ERROR;
     }
-    size_t at = 0;
+    at = 0;
     for (size_t i = 0; i < a->npacks; i++) {
         size_t end = a->packs[i].blob.n;
         a->packs[i].blob = (enc_slice){a->packed.data + at, end - at};
         at = end;
     }
+    for (size_t k = 0; k < a->n; k++)
+        a->out[k].listeners_blob.p = a->packed.data + a->blob_at[k];
     return ENC_OK;
 }
 
-/* Days since 1970 plus this are positive and below 2^23 for years 0001-9999. */
-#define DAY_BIAS 719163
-
-/* The sink's key order by two stable radix sorts, on the key's first 8 bytes, then on
- * (dimension rank, day); then each run of equal (dimension, day, first 8 bytes), numbered
- * alike, ordered by cmp_entries. Entries stay where they are and enc_agg_at follows the
- * order array. */
-static void sort_order(enc_agg *a)
+static enc_status reserve_sort(enc_agg *a)
 {
-    for (size_t i = 0; i < a->n; i++) {
-        const enc_agg_entry *e = &a->entries[i];
-        uint32_t group = (uint32_t)dim_rank[e->dim] << 24 | ((uint32_t)(e->day + DAY_BIAS) & 0xffffff);
-        a->order[i] = (enc_sort_item){enc_sort_prefix(e->key.p, e->key.n), (uint32_t)i, group};
+    if (a->ents_cap < a->npairs) {
+        enc_free(a->ents);
+        a->ents = enc_malloc(2 * a->npairs * sizeof *a->ents);
+        a->ents_cap = a->ents ? a->npairs : 0;
+        if (!a->ents)
+            return ENC_ERROR;
     }
-    enc_radix_sort(a->order, a->order + a->n, a->n);
-    for (size_t i = 0; i < a->n; i++)
-        a->order[i].key = a->order[i].aux;
-    enc_radix_sort(a->order, a->order + a->n, a->n);
-    uint64_t prev = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        const enc_agg_entry *e = &a->entries[a->order[i].idx];
-        uint64_t prefix = enc_sort_prefix(e->key.p, e->key.n);
-        bool same = i > 0 && a->order[i].aux == a->order[i - 1].aux && prefix == prev;
-        prev = prefix;
-        a->order[i].key = same ? a->order[i - 1].key : i;
+    if (a->order_cap < a->n) {
+        enc_free(a->order);
+        a->order = enc_malloc(2 * a->n * sizeof *a->order);
+        a->order_cap = a->order ? a->n : 0;
+        if (!a->order)
+            return ENC_ERROR;
     }
-    enc_sort_ties(a->order, a->n, cmp_entries, a->entries);
+    if (a->out_cap < a->n) {
+        enc_free(a->out);
+        enc_free(a->blob_at);
+        a->out = enc_malloc(a->n * sizeof *a->out);
+        a->blob_at = enc_malloc(a->n * sizeof *a->blob_at);
+        a->out_cap = a->out && a->blob_at ? a->n : 0;
+        if (!a->out_cap)
+            return ENC_ERROR;
+    }
+    return ENC_OK;
 }
 
 enc_status enc_agg_sort(enc_agg *a)
@@ -213,114 +520,10 @@ enc_status enc_agg_sort(enc_agg *a)
         a->sorted = true;
         return ENC_OK;
     }
-    if (a->slots)
-        memset(a->slots, 0, a->nslots * sizeof *a->slots);
-    if (a->order_cap < a->n) {
-        enc_free(a->order);
-        a->order = enc_malloc(2 * a->n * sizeof *a->order);
-        a->order_cap = a->order ? a->n : 0;
-        if (!a->order)
-            return ENC_ERROR;
-    }
+    if (reserve_sort(a) != ENC_OK)
+        return ENC_ERROR;
     sort_order(a);
+    gather_and_bucket(a);
     a->sorted = true;
-    if (serialize_all(a) != ENC_OK)
-        return ENC_ERROR;
     return pack_all(a);
-}
-
-static enc_status grow_slots(enc_agg *a)
-{
-    size_t nslots = a->nslots ? a->nslots * 2 : 4096;
-    uint32_t *slots = enc_calloc(nslots, sizeof *slots);
-    if (!slots)
-        return ENC_ERROR;
-    for (size_t i = 0; i < a->n; i++) {
-        size_t s = a->entries[i].hash & (nslots - 1);
-        while (slots[s])
-            s = (s + 1) & (nslots - 1);
-        slots[s] = (uint32_t)(i + 1);
-    }
-    enc_free(a->slots);
-    a->slots = slots;
-    a->nslots = nslots;
-    return ENC_OK;
-}
-
-/* Finds or creates the entry for (dim, day, key). */
-static enc_agg_entry *upsert(enc_agg *a, enc_agg_dim dim, int64_t day, enc_slice key)
-{
-    uint64_t h = enc_hash_bytes(key.p, key.n, ((uint64_t)day << 3) | (uint64_t)dim);
-    if ((a->n + 1) * 10 > a->nslots * 7 && grow_slots(a) != ENC_OK)
-        return NULL;
-    size_t s = h & (a->nslots - 1);
-    while (a->slots[s]) {
-        enc_agg_entry *e = &a->entries[a->slots[s] - 1];
-        if (e->hash == h && e->dim == dim && e->day == day && enc_slice_eq(e->key, key.p, key.n))
-            return e;
-        s = (s + 1) & (a->nslots - 1);
-    }
-    if (a->n == a->cap) {
-        size_t ncap = a->cap ? a->cap * 2 : 1024;
-        enc_agg_entry *ne = enc_realloc(a->entries, ncap * sizeof *ne);
-        if (!ne)
-            return NULL;
-        a->entries = ne;
-        a->cap = ncap;
-    }
-    enc_agg_entry *e = &a->entries[a->n];
-    memset(e, 0, sizeof *e);
-    e->hash = h;
-    e->dim = dim;
-    e->day = day;
-    e->key = key;
-    a->slots[s] = (uint32_t)++a->n;
-    return e;
-}
-
-static enc_status add(enc_agg *a, enc_agg_dim dim, int64_t day, enc_slice key, const enc_row *r, uint64_t user)
-{
-    if (!key.p)
-        return ENC_OK;
-    enc_agg_entry *e = upsert(a, dim, day, key);
-    if (!e)
-        return ENC_ERROR;
-    e->seconds += r->duration > 0 ? r->duration : 0;
-    if (dim == ENC_AGG_SONG && !e->title.p) {
-        e->title = r->text[ENC_COL_TITLE];
-        e->artist = r->text[ENC_COL_ARTIST];
-    }
-    if (e->plays++ == 0) { /* most keys of a batch have one listener: no sketch for them */
-        e->first_user = user;
-        return ENC_OK;
-    }
-    if (e->listeners)
-        return enc_hll_add(e->listeners, user);
-    if (user == e->first_user)
-        return ENC_OK;
-    enc_hll *hll = enc_hll_new();
-    if (!hll || enc_hll_add(hll, e->first_user) != ENC_OK || enc_hll_add(hll, user) != ENC_OK) {
-        enc_hll_free(hll);
-        return ENC_ERROR;
-    }
-    e->listeners = hll;
-    return ENC_OK;
-}
-
-enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *err)
-{
-    static const int col[ENC_AGG_NDIMS] = {ENC_COL_SONG_ID, ENC_COL_ARTIST, ENC_COL_GENRE, ENC_COL_COUNTRY,
-                                           ENC_COL_DEVICE};
-    if (a->sorted)
-        return enc_err_set(err, "aggregate deltas added after they were sorted");
-    for (size_t i = 0; i < n; i++) {
-        const enc_row *r = &rows[i];
-        int64_t day = enc_ts_days(r->event_time_us);
-        enc_slice uid = r->text[ENC_COL_USER_ID];
-        uint64_t user = enc_hash_bytes(uid.p, uid.n, 0);
-        for (int d = 0; d < ENC_AGG_NDIMS; d++)
-            if (add(a, (enc_agg_dim)d, day, r->text[col[d]], r, user) != ENC_OK)
-                return enc_err_set(err, "out of memory aggregating a batch");
-    }
-    return ENC_OK;
 }

@@ -6,7 +6,8 @@
  * and device — with the song's duration (0 when unknown) and the user in a HyperLogLog
  * sketch. The sink adds the deltas to its daily table in the batch's transaction, which
  * makes the aggregates exactly-once with the rows. Keys are slices borrowed from the
- * batch or the dimension tables. Owned by one batch; reset with it.
+ * batch or the dimension tables. Owned by one batch; reset with it (an agg keeps its
+ * memory across resets, so the next batch reuses it instead of touching fresh pages).
  */
 #ifndef ENC_AGG_H
 #define ENC_AGG_H
@@ -14,7 +15,6 @@
 #include <stdint.h>
 
 #include "batch.h"
-#include "hll.h"
 #include "status.h"
 
 typedef enum {
@@ -26,16 +26,14 @@ typedef enum {
     ENC_AGG_NDIMS
 } enc_agg_dim;
 
+/* One (dimension, day, key)'s delta, complete after enc_agg_sort. */
 typedef struct {
-    uint64_t hash;
     enc_agg_dim dim;
     int64_t day;        /* days since 1970-01-01 (UTC) */
     enc_slice key;
     int64_t plays;
     int64_t seconds;
-    uint64_t first_user; /* the hash of the first listener */
-    enc_hll *listeners;  /* owned; NULL while first_user is the only listener */
-    enc_slice listeners_blob; /* after enc_agg_sort: the sketch serialized (hll.h), owned by the agg */
+    enc_slice listeners_blob; /* the sketch serialized (hll.h), owned by the agg */
     enc_slice title, artist; /* ENC_AGG_SONG only */
 } enc_agg_entry;
 
@@ -53,14 +51,17 @@ enc_agg *enc_agg_new(void);
 void enc_agg_free(enc_agg *a);
 void enc_agg_reset(enc_agg *a);
 enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *err);
+/* The number of (dimension, day, key) entries. */
 size_t enc_agg_count(const enc_agg *a);
+/* After enc_agg_sort: entry i in the sink's key order (see there). */
 const enc_agg_entry *enc_agg_at(const enc_agg *a, size_t i);
 const char *enc_agg_dim_name(enc_agg_dim d); /* "song", "artist", ... */
 /* Orders the entries (as enc_agg_at sees them) by (dimension name, day, key), the
  * sink's primary-key order, so its B-tree is written front to back instead of at
- * random (a time-ordered stream appends), serializes each sketch into listeners_blob
- * and packs each (dimension, day)'s entries, so the sink's thread only binds bytes. Call only when the batch is
- * complete: no rows may be added after it. ENC_ERROR only when out of memory. */
+ * random (a time-ordered stream appends), totals them, serializes each sketch and packs
+ * each (dimension, day)'s entries (each entry's listeners_blob is its bytes in the
+ * pack), so the sink's thread only binds bytes. Call only when the batch is complete:
+ * no rows may be added after it. ENC_ERROR only when out of memory. */
 enc_status enc_agg_sort(enc_agg *a);
 /* After enc_agg_sort: the packs, in the entries' order. */
 size_t enc_agg_pack_count(const enc_agg *a);

@@ -13,6 +13,7 @@
 #include "hll.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -473,29 +474,31 @@ static enc_status get_varint(const uint8_t *b, size_t n, size_t *pos, uint64_t *
     return enc_err_set(err, "hll blob: byte %zu: %s is longer than %d bytes", at, what, VARINT_MAX);
 }
 
-static enc_status decode_sparse(const uint8_t *b, size_t n, size_t pos, enc_hll *h, enc_err *err)
+/* Reads the sparse entry count at b[*pos]. */
+static enc_status decode_sparse_count(const uint8_t *b, size_t n, size_t *pos, size_t *count, enc_err *err)
 {
-    uint64_t count;
-    size_t at = pos;
-    if (get_varint(b, n, &pos, &count, "entry count", err) != ENC_OK)
+    uint64_t c = 0;
+    size_t at = *pos;
+    if (get_varint(b, n, pos, &c, "entry count", err) != ENC_OK)
         return ENC_ERROR;
-    if (count > ENC_HLL_SPARSE_MAX)
+    if (c > ENC_HLL_SPARSE_MAX)
         return enc_err_set(err, "hll blob: byte %zu: %llu sparse entries, more than the %d allowed", at,
-                           (unsigned long long)count, ENC_HLL_SPARSE_MAX);
-    if (count > n - pos) /* every entry takes at least one byte */
+                           (unsigned long long)c, ENC_HLL_SPARSE_MAX);
+    if (c > n - *pos) /* every entry takes at least one byte */
         return enc_err_set(err, "hll blob: byte %zu: %llu entries announced but only %zu bytes follow", at,
-                           (unsigned long long)count, n - pos);
-    if (count > INLINE_N) {
-        h->u.heap = enc_malloc(count * sizeof(uint32_t));
-        if (!h->u.heap)
-            return enc_err_set(err, "hll blob: out of memory for %llu entries", (unsigned long long)count);
-        h->cap = (uint16_t)count;
-    }
-    uint32_t *a = entries(h);
+                           (unsigned long long)c, n - *pos);
+    *count = (size_t)c;
+    return ENC_OK;
+}
+
+/* Decodes the count entries from b[pos] into a[0..count), which must end the blob. */
+static enc_status decode_sparse_entries(const uint8_t *b, size_t n, size_t pos, size_t count, uint32_t *a,
+                                        enc_err *err)
+{
     uint64_t idx = 0;
     for (size_t i = 0; i < count; i++) {
-        uint64_t d;
-        at = pos;
+        uint64_t d = 0;
+        size_t at = pos;
         if (get_varint(b, n, &pos, &d, "entry index", err) != ENC_OK)
             return ENC_ERROR;
         if (i > 0 && d == 0)
@@ -514,23 +517,34 @@ static enc_status decode_sparse(const uint8_t *b, size_t n, size_t pos, enc_hll 
                                    rho, SP_RHO_MAX);
         }
         a[i] = (uint32_t)idx << RHO_BITS | rho;
-        h->n = h->sorted = (uint16_t)(i + 1);
     }
     if (pos != n)
         return enc_err_set(err, "hll blob: byte %zu: %zu trailing bytes after the last entry", pos, n - pos);
     return ENC_OK;
 }
 
-static enc_status decode_dense(const uint8_t *b, size_t n, size_t pos, enc_hll *h, enc_err *err)
+static enc_status decode_sparse(const uint8_t *b, size_t n, size_t pos, enc_hll *h, enc_err *err)
+{
+    size_t count = 0;
+    if (decode_sparse_count(b, n, &pos, &count, err) != ENC_OK)
+        return ENC_ERROR;
+    if (count > INLINE_N) {
+        h->u.heap = enc_malloc(count * sizeof(uint32_t));
+        if (!h->u.heap)
+            return enc_err_set(err, "hll blob: out of memory for %zu entries", count);
+        h->cap = (uint16_t)count;
+    }
+    if (decode_sparse_entries(b, n, pos, count, entries(h), err) != ENC_OK)
+        return ENC_ERROR;
+    h->n = h->sorted = (uint16_t)count;
+    return ENC_OK;
+}
+
+/* The DENSE_BYTES payload at b[pos], which must end the blob, into REGS registers. */
+static enc_status decode_dense_regs(const uint8_t *b, size_t n, size_t pos, uint8_t *r, enc_err *err)
 {
     if (n - pos != DENSE_BYTES)
         return enc_err_set(err, "hll blob: dense payload is %zu bytes, want %d", n - pos, DENSE_BYTES);
-    uint8_t *r = enc_malloc(REGS);
-    if (!r)
-        return enc_err_set(err, "hll blob: out of memory for dense registers");
-    h->u.regs = r;
-    h->dense = 1;
-    h->cap = 0;
     for (size_t i = 0; i < REGS; i += 4, pos += 3) {
         uint32_t v = b[pos] | (uint32_t)b[pos + 1] << 8 | (uint32_t)b[pos + 2] << 16;
         for (size_t j = 0; j < 4; j++) {
@@ -544,11 +558,22 @@ static enc_status decode_dense(const uint8_t *b, size_t n, size_t pos, enc_hll *
     return ENC_OK;
 }
 
-enc_status enc_hll_deserialize(const void *p, size_t n, enc_hll **out, enc_err *err)
+static enc_status decode_dense(const uint8_t *b, size_t n, size_t pos, enc_hll *h, enc_err *err)
 {
-    const uint8_t *b = p;
-    enc_status st;
-    *out = NULL;
+    if (n - pos != DENSE_BYTES)
+        return enc_err_set(err, "hll blob: dense payload is %zu bytes, want %d", n - pos, DENSE_BYTES);
+    uint8_t *r = enc_malloc(REGS);
+    if (!r)
+        return enc_err_set(err, "hll blob: out of memory for dense registers");
+    h->u.regs = r;
+    h->dense = 1;
+    h->cap = 0;
+    return decode_dense_regs(b, n, pos, r, err);
+}
+
+/* The two header bytes; *kind is KIND_SPARSE or KIND_DENSE. */
+static enc_status decode_header(const uint8_t *b, size_t n, int *kind, enc_err *err)
+{
     if (n < 2)
         return enc_err_set(err, "hll blob: %zu bytes, shorter than the 2-byte header", n);
     if (b[0] != BLOB_VERSION)
@@ -556,10 +581,22 @@ enc_status enc_hll_deserialize(const void *p, size_t n, enc_hll **out, enc_err *
                            BLOB_VERSION);
     if (b[1] != KIND_SPARSE && b[1] != KIND_DENSE)
         return enc_err_set(err, "hll blob: byte 1: unknown kind %u (1 sparse, 2 dense)", b[1]);
+    *kind = b[1];
+    return ENC_OK;
+}
+
+enc_status enc_hll_deserialize(const void *p, size_t n, enc_hll **out, enc_err *err)
+{
+    const uint8_t *b = p;
+    enc_status st;
+    int kind = 0;
+    *out = NULL;
+    if (decode_header(b, n, &kind, err) != ENC_OK)
+        return ENC_ERROR;
     enc_hll *h = enc_hll_new();
     if (!h)
         return enc_err_set(err, "hll blob: out of memory");
-    if (b[1] == KIND_SPARSE)
+    if (kind == KIND_SPARSE)
         st = decode_sparse(b, n, 2, h, err);
     else
         st = decode_dense(b, n, 2, h, err);
@@ -569,4 +606,201 @@ enc_status enc_hll_deserialize(const void *p, size_t n, enc_hll **out, enc_err *
     }
     *out = h;
     return ENC_OK;
+}
+
+/* ---- blobs from entries, unions of blobs ------------------------------------------ */
+
+uint32_t enc_hll_entry(uint64_t hash)
+{
+    return entry_of_hash(hash);
+}
+
+/* Sorts e[0..n) ascending: insertion sort when short, else LSD radix on bytes (tmp: n). */
+static void sort_entries(uint32_t *e, size_t n, uint32_t *tmp)
+{
+    if (n <= 64) {
+        for (size_t i = 1; i < n; i++) {
+            uint32_t x = e[i];
+            size_t j = i;
+            for (; j > 0 && e[j - 1] > x; j--)
+                e[j] = e[j - 1];
+            e[j] = x;
+        }
+        return;
+    }
+    size_t count[4][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < 4; d++)
+            count[d][e[i] >> (8 * d) & 0xff]++;
+    uint32_t *src = e, *dst = tmp;
+    for (int d = 0; d < 4; d++) {
+        size_t *c = count[d];
+        if (c[e[0] >> (8 * d) & 0xff] == n)
+            continue; /* every entry has the same byte here */
+        size_t at = 0;
+        for (int v = 0; v < 256; v++) {
+            size_t k = c[v];
+            c[v] = at;
+            at += k;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[c[src[i] >> (8 * d) & 0xff]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != e)
+        memcpy(e, src, n * sizeof *e);
+}
+
+/* Appends the blob of sorted entries e[0..n): one entry per index (the last of each run,
+ * its largest rank), dense past ENC_HLL_SPARSE_MAX indexes. Drops the repeats in e. */
+static enc_status serialize_sorted(uint32_t *e, size_t n, enc_buf *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k > 0 && e[k - 1] >> RHO_BITS == e[i] >> RHO_BITS)
+            e[k - 1] = e[i];
+        else
+            e[k++] = e[i];
+    }
+    if (k <= ENC_HLL_SPARSE_MAX) {
+        /* A sketch on the stack over e: the serializer reads only n and the entries. */
+        enc_hll h = {.n = (uint16_t)k, .sorted = (uint16_t)k, .cap = INLINE_N + 1, .u.heap = e};
+        return enc_hll_serialize(&h, out);
+    }
+    uint8_t *regs = enc_calloc(REGS, 1);
+    if (!regs)
+        return ENC_ERROR;
+    for (size_t i = 0; i < k; i++)
+        dense_add_entry(regs, e[i]);
+    enc_hll h = {.dense = 1, .u.regs = regs};
+    enc_status st = enc_hll_serialize(&h, out);
+    enc_free(regs);
+    return st;
+}
+
+/* Whether e[0..n) holds more than ENC_HLL_SPARSE_MAX distinct indexes, found with a set
+ * of indexes that stops growing there: cheaper than sorting the many entries of a key
+ * with thousands of listeners (a genre, a country, a device). */
+static bool many_indexes(const uint32_t *e, size_t n)
+{
+    enum { SET_BITS = 13 }; /* 8192 slots: at most half full */
+    uint32_t set[1u << SET_BITS];
+    memset(set, 0, sizeof set);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t key = (e[i] >> RHO_BITS) + 1, j = (key * 0x9e3779b1u) >> (32 - SET_BITS);
+        while (set[j] && set[j] != key)
+            j = (j + 1) & ((1u << SET_BITS) - 1);
+        if (set[j])
+            continue;
+        set[j] = key;
+        if (++k > ENC_HLL_SPARSE_MAX)
+            return true;
+    }
+    return false;
+}
+
+enc_status enc_hll_serialize_entries(uint32_t *e, size_t n, uint32_t *tmp, enc_buf *out)
+{
+    if (n > ENC_HLL_SPARSE_MAX && many_indexes(e, n)) {
+        uint8_t *regs = enc_calloc(REGS, 1);
+        if (!regs)
+            return ENC_ERROR;
+        for (size_t i = 0; i < n; i++)
+            dense_add_entry(regs, e[i]);
+        enc_hll h = {.dense = 1, .u.regs = regs};
+        enc_status st = enc_hll_serialize(&h, out);
+        enc_free(regs);
+        return st;
+    }
+    if (n > 0)
+        sort_entries(e, n, tmp);
+    return serialize_sorted(e, n, out);
+}
+
+/* Decoded blobs being united: sparse entries gathered, dense registers maxed. */
+typedef struct {
+    uint32_t *e;
+    size_t n, cap;
+    uint32_t small[128];
+    uint8_t *regs, *blob_regs; /* REGS each, once a dense blob came */
+} unite_state;
+
+static enc_status unite_sparse(unite_state *u, const uint8_t *b, size_t n, enc_err *err)
+{
+    size_t pos = 2, count = 0;
+    if (decode_sparse_count(b, n, &pos, &count, err) != ENC_OK)
+        return ENC_ERROR;
+    if (u->n + count > u->cap) {
+        size_t cap = (u->n + count) * 2;
+        uint32_t *e = u->e == u->small ? enc_malloc(cap * sizeof *e) : enc_realloc(u->e, cap * sizeof *e);
+        if (!e)
+            return enc_err_set(err, "hll blob: out of memory uniting sketches");
+        if (u->e == u->small)
+            memcpy(e, u->small, u->n * sizeof *e);
+        u->e = e;
+        u->cap = cap;
+    }
+    if (decode_sparse_entries(b, n, pos, count, u->e + u->n, err) != ENC_OK)
+        return ENC_ERROR;
+    u->n += count;
+    return ENC_OK;
+}
+
+static enc_status unite_dense(unite_state *u, const uint8_t *b, size_t n, enc_err *err)
+{
+    if (!u->regs) {
+        u->regs = enc_calloc(2 * REGS, 1);
+        if (!u->regs)
+            return enc_err_set(err, "hll blob: out of memory uniting sketches");
+        u->blob_regs = u->regs + REGS;
+    }
+    if (decode_dense_regs(b, n, 2, u->blob_regs, err) != ENC_OK)
+        return ENC_ERROR;
+    for (size_t i = 0; i < REGS; i++)
+        if (u->regs[i] < u->blob_regs[i])
+            u->regs[i] = u->blob_regs[i];
+    return ENC_OK;
+}
+
+/* The union of what u gathered, appended to out. */
+static enc_status unite_finish(unite_state *u, enc_buf *out, enc_err *err)
+{
+    enc_status st;
+    if (u->regs) {
+        for (size_t i = 0; i < u->n; i++)
+            dense_add_entry(u->regs, u->e[i]);
+        enc_hll h = {.dense = 1, .u.regs = u->regs};
+        st = enc_hll_serialize(&h, out);
+    } else {
+        uint32_t *tmp = NULL;
+        if (u->n > 64 && !(tmp = enc_malloc(u->n * sizeof *tmp)))
+            return enc_err_set(err, "hll blob: out of memory uniting sketches");
+        st = enc_hll_serialize_entries(u->e, u->n, tmp, out);
+        enc_free(tmp);
+    }
+    return st == ENC_OK ? ENC_OK : enc_err_set(err, "hll blob: out of memory writing a united sketch");
+}
+
+enc_status enc_hll_union_blobs(const enc_slice *b, size_t k, enc_buf *out, enc_err *err)
+{
+    unite_state u = {.n = 0, .cap = sizeof u.small / sizeof *u.small};
+    u.e = u.small;
+    enc_status st = ENC_OK;
+    for (size_t i = 0; i < k && st == ENC_OK; i++) {
+        const uint8_t *p = (const uint8_t *)b[i].p;
+        int kind = 0;
+        if ((st = decode_header(p, b[i].n, &kind, err)) != ENC_OK)
+            break;
+        st = kind == KIND_SPARSE ? unite_sparse(&u, p, b[i].n, err) : unite_dense(&u, p, b[i].n, err);
+    }
+    if (st == ENC_OK)
+        st = unite_finish(&u, out, err);
+    if (u.e != u.small)
+        enc_free(u.e);
+    enc_free(u.regs);
+    return st;
 }

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "slice.h"
 #include "status.h"
 
 typedef struct enc_hll enc_hll; /* opaque */
@@ -64,6 +65,25 @@ enc_status enc_hll_serialize(const enc_hll *h, enc_buf *out);
 /* Appends the blob of a sketch holding only `hash` (as enc_hll_serialize of a new sketch
  * after enc_hll_add(hash)), without allocating a sketch. */
 enc_status enc_hll_serialize_one(uint64_t hash, enc_buf *out);
+
+/* ---- building and uniting blobs without a sketch object (aggregates, pending packs) ---- */
+
+/* The sparse entry (an internal 32-bit form: index and, when needed, rank) that a hash
+ * contributes to a sketch. A sketch is a function of its set of entries. */
+uint32_t enc_hll_entry(uint64_t hash);
+
+/* Appends the blob of the sketch whose entries are e[0..n) (repeats allowed, any order):
+ * the same bytes as enc_hll_serialize of a new sketch after enc_hll_add of the hashes
+ * they came from. Reorders e; tmp is scratch for n entries (unused when n <= 64, may
+ * then be NULL). ENC_ERROR (out left as it was) when out's cap is reached or out of
+ * memory. */
+enc_status enc_hll_serialize_entries(uint32_t *e, size_t n, uint32_t *tmp, enc_buf *out);
+
+/* Appends the blob of the union of the k blobs b[0..k): the same bytes as deserializing,
+ * merging and serializing them, without a sketch per blob. A malformed blob gives
+ * ENC_ERROR with the decoder's reason in err (out left as it was), as does out of
+ * memory. */
+enc_status enc_hll_union_blobs(const enc_slice *b, size_t k, enc_buf *out, enc_err *err);
 
 /* Decodes a blob of n bytes at p into a new sketch in *out (owned by the caller). Any blob
  * that is not exactly the canonical form (bad version or kind, truncated, trailing

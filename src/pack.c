@@ -42,13 +42,22 @@ enc_status enc_pack_begin(enc_buf *out, size_t n)
     return put_varint(out, n);
 }
 
-enc_status enc_pack_put(enc_buf *out, const enc_pack_entry *e)
+enc_status enc_pack_put_at(enc_buf *out, const enc_pack_entry *e, size_t *sketch_at)
 {
     if (put_bytes(out, e->key) != ENC_OK || put_varint(out, (uint64_t)e->plays) != ENC_OK ||
-        put_varint(out, (uint64_t)e->seconds) != ENC_OK || put_bytes(out, e->sketch) != ENC_OK ||
+        put_varint(out, (uint64_t)e->seconds) != ENC_OK || put_varint(out, e->sketch.n) != ENC_OK)
+        return ENC_ERROR;
+    *sketch_at = out->len;
+    if ((e->sketch.n && enc_buf_append(out, e->sketch.p, e->sketch.n) != ENC_OK) ||
         put_nullable(out, e->title) != ENC_OK || put_nullable(out, e->artist) != ENC_OK)
         return ENC_ERROR;
     return ENC_OK;
+}
+
+enc_status enc_pack_put(enc_buf *out, const enc_pack_entry *e)
+{
+    size_t at;
+    return enc_pack_put_at(out, e, &at);
 }
 
 int enc_pack_key_cmp(enc_slice a, enc_slice b)

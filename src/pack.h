@@ -36,6 +36,8 @@ typedef struct {
  * in increasing key order. ENC_ERROR when out's cap is reached. */
 enc_status enc_pack_begin(enc_buf *out, size_t n);
 enc_status enc_pack_put(enc_buf *out, const enc_pack_entry *e);
+/* enc_pack_put that also gives the offset in out where the entry's sketch bytes went. */
+enc_status enc_pack_put_at(enc_buf *out, const enc_pack_entry *e, size_t *sketch_at);
 
 /* Reads a pack in place: the entries' slices point into the blob. */
 typedef struct {

@@ -79,26 +79,11 @@ static enc_status packs_push(day_packs *d, const void *p, size_t n, enc_err *err
     return ENC_OK;
 }
 
-/* Folds src's sketch into *acc (created from it when NULL). */
-static enc_status unite(enc_hll **acc, enc_slice sketch, enc_err *err)
-{
-    enc_hll *h = NULL;
-    enc_err why;
-    if (enc_hll_deserialize(sketch.p, sketch.n, &h, &why) != ENC_OK)
-        return enc_err_set(err, "pending deltas: a listener sketch is corrupt: %s", why.msg);
-    if (!*acc) {
-        *acc = h;
-        return ENC_OK;
-    }
-    enc_status s = enc_hll_merge(*acc, h) == ENC_OK ? ENC_OK : enc_err_set(err, "out of memory merging sketches");
-    enc_hll_free(h);
-    return s;
-}
-
 typedef struct {
     enc_pack_reader *rd;
     enc_pack_entry *head;
     bool *live;
+    enc_slice *sketches; /* of the current key's sources */
     size_t k;
     enc_buf sketch; /* the merged key's sketch */
 } merger;
@@ -128,7 +113,7 @@ static bool merge_next(merger *m, enc_pack_entry *out, enc_status *s, enc_err *e
         *s = advance(m, lo, err);
         return *s == ENC_OK;
     }
-    enc_hll *acc = NULL;
+    size_t ns = 0;
     for (size_t i = lo; i < m->k && *s == ENC_OK; i++) { /* packs before lo are past this key */
         const enc_pack_entry *e = &m->head[i];
         if (!m->live[i] || enc_pack_key_cmp(e->key, out->key) != 0)
@@ -139,14 +124,14 @@ static bool merge_next(merger *m, enc_pack_entry *out, enc_status *s, enc_err *e
             out->title = e->title;
         if (e->artist.p)
             out->artist = e->artist;
-        if ((*s = unite(&acc, e->sketch, err)) == ENC_OK)
-            *s = advance(m, i, err); /* the head's slices stay valid: they point into the blob */
+        m->sketches[ns++] = e->sketch;
+        *s = advance(m, i, err); /* the slices stay valid: they point into the blobs */
     }
     enc_buf_reset(&m->sketch);
-    if (*s == ENC_OK && enc_hll_serialize(acc, &m->sketch) != ENC_OK)
-        *s = enc_err_set(err, "out of memory merging sketches");
+    enc_err why;
+    if (*s == ENC_OK && enc_hll_union_blobs(m->sketches, ns, &m->sketch, &why) != ENC_OK)
+        *s = enc_err_set(err, "pending deltas: merging listener sketches: %s", why.msg);
     out->sketch = (enc_slice){m->sketch.data, m->sketch.len};
-    enc_hll_free(acc);
     return *s == ENC_OK;
 }
 
@@ -160,8 +145,9 @@ static enc_status merge_packs(const day_packs *d, const char day[11], merged_fn 
     m.rd = enc_calloc(d->n, sizeof *m.rd);
     m.head = enc_calloc(d->n, sizeof *m.head);
     m.live = enc_calloc(d->n, sizeof *m.live);
+    m.sketches = enc_calloc(d->n, sizeof *m.sketches);
     enc_status s = ENC_OK;
-    if (!m.rd || !m.head || !m.live)
+    if (!m.rd || !m.head || !m.live || !m.sketches)
         s = enc_err_set(err, "out of memory merging pending deltas");
     for (size_t i = 0; i < d->n && s == ENC_OK; i++) {
         size_t at = i ? d->end[i - 1] : 0;
@@ -176,6 +162,7 @@ static enc_status merge_packs(const day_packs *d, const char day[11], merged_fn 
     enc_free(m.rd);
     enc_free(m.head);
     enc_free(m.live);
+    enc_free(m.sketches);
     return s;
 }
 

@@ -783,12 +783,96 @@ static void test_serialize_one(void)
     }
 }
 
+/* The blob of the sketch made by adding hashes h[0..n) one by one. */
+static void blob_by_adds(const uint64_t *h, size_t n, enc_buf *out)
+{
+    enc_hll *s = enc_hll_new();
+    T_CHECK(s != NULL);
+    for (size_t i = 0; i < n; i++)
+        T_CHECK(enc_hll_add(s, h[i]) == ENC_OK);
+    blob_of(s, out);
+    enc_hll_free(s);
+}
+
+/* enc_hll_serialize_entries gives the blob the adds give, for sets small and large, with
+ * repeats, in any order; past ENC_HLL_SPARSE_MAX entries both when the distinct indexes
+ * make it dense and when repeats keep them at the sparse limit or below. */
+static void test_serialize_entries(void)
+{
+    static const size_t sizes[] = {0, 1, 2, 7, 8, 9, 63, 64, 65, 300, 4095, 4096, 4097, 5000, 20000};
+    static const size_t distinct[] = {1, 3, 4096, 0}; /* 0: all distinct */
+    uint64_t *h = malloc(20000 * sizeof *h);
+    uint32_t *e = malloc(20000 * sizeof *e), *tmp = malloc(20000 * sizeof *tmp);
+    T_CHECK(h && e && tmp);
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+        for (size_t di = 0; di < sizeof distinct / sizeof *distinct; di++) {
+            size_t n = sizes[si], d = distinct[di];
+            for (size_t i = 0; i < n; i++) {
+                h[i] = user(7 + di, d ? (i * 2654435761u) % d : i);
+                if (i % 97 == 5) /* middle index bits zero: a stored rank */
+                    h[i] &= ~((uint64_t)0x7ff << 39);
+                e[i] = enc_hll_entry(h[i]);
+            }
+            enc_buf want, got;
+            blob_by_adds(h, n, &want);
+            enc_buf_init(&got, ENC_HLL_BLOB_MAX);
+            T_CHECK(enc_hll_serialize_entries(e, n, tmp, &got) == ENC_OK);
+            T_CHECK(got.len == want.len && memcmp(got.data, want.data, got.len) == 0);
+            enc_buf_free(&want);
+            enc_buf_free(&got);
+        }
+    free(h);
+    free(e);
+    free(tmp);
+}
+
+/* enc_hll_union_blobs equals deserialize + merge + serialize for unions of sparse and
+ * dense blobs (sparse ones whose union goes dense too), and refuses a bad blob. */
+static void test_union_blobs(void)
+{
+    static const uint64_t sizes[][3] = {{1, 1, 1}, {5, 0, 5}, {3000, 3000, 10}, {20000, 5, 0}, {9, 20000, 30000}, {0, 0, 0}};
+    for (size_t t = 0; t < sizeof sizes / sizeof *sizes; t++) {
+        enc_buf b[3];
+        enc_slice sl[3];
+        enc_hll *acc = enc_hll_new();
+        uint64_t from = 0;
+        for (int i = 0; i < 3; i++) {
+            enc_hll *h = build(from, from + sizes[t][i]);
+            from += sizes[t][i] / 2; /* overlapping sets */
+            blob_of(h, &b[i]);
+            sl[i] = (enc_slice){b[i].data, b[i].len};
+            T_CHECK(enc_hll_merge(acc, h) == ENC_OK);
+            enc_hll_free(h);
+        }
+        enc_buf want, got;
+        blob_of(acc, &want);
+        enc_buf_init(&got, ENC_HLL_BLOB_MAX);
+        enc_err err = {{0}};
+        T_CHECK(enc_hll_union_blobs(sl, 3, &got, &err) == ENC_OK);
+        T_CHECK(got.len == want.len && memcmp(got.data, want.data, got.len) == 0);
+        enc_buf_reset(&got);
+        T_CHECK(enc_hll_union_blobs(sl, 1, &got, &err) == ENC_OK); /* one blob: itself */
+        T_CHECK(got.len == sl[0].n && memcmp(got.data, sl[0].p, got.len) == 0);
+        enc_buf_reset(&got);
+        sl[1].n--; /* truncated */
+        T_CHECK(enc_hll_union_blobs(sl, 3, &got, &err) == ENC_ERROR);
+        T_CHECK(strstr(err.msg, "hll blob") != NULL && got.len == 0);
+        enc_buf_free(&want);
+        enc_buf_free(&got);
+        for (int i = 0; i < 3; i++)
+            enc_buf_free(&b[i]);
+        enc_hll_free(acc);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
         return write_corpus(argv[2]);
     T_RUN(test_empty);
     T_RUN(test_serialize_one);
+    T_RUN(test_serialize_entries);
+    T_RUN(test_union_blobs);
     T_RUN(test_small_exact);
     T_RUN(test_duplicates_ignored);
     T_RUN(test_million);

@@ -1,0 +1,193 @@
+/* test_agg — unit tests for src/agg.c against a naive recomputation.
+ *
+ * Rows are made from random keys over a tiny alphabet (lengths 0..12, NUL bytes included,
+ * many sharing their first 4 or 8 bytes, equal keys at different addresses), over a few
+ * days, with NULL keys and unknown durations. After enc_agg_sort every entry must equal
+ * the naive totals of its (dimension, day, key), its sketch the blob of a sketch built by
+ * adding its listeners one by one; entries must come in the sink's key order, each
+ * exactly once; every pack must hold exactly its run of entries. Run twice on one agg
+ * (reset between), in one call and in many, so kept tables and their growth are used.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg.h"
+#include "buf.h"
+#include "harness.h"
+#include "hash.h"
+#include "hll.h"
+#include "pack.h"
+
+#define NROWS 3000
+#define KEYLEN 12
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Key bytes live in two copies, so equal keys come at different addresses. */
+static char store[2][NROWS * ENC_AGG_NDIMS][KEYLEN];
+static char users[NROWS][8];
+
+static enc_slice random_key(int copy, size_t slot, unsigned spread)
+{
+    static const char alpha[] = {'a', 'b', '\0'};
+    size_t n = next() % (KEYLEN + 1);
+    uint64_t pick = next() % spread;
+    char *k = store[copy][slot];
+    for (size_t i = 0; i < n; i++) /* the key depends only on (n, pick): repeats are common */
+        k[i] = i < 8 && n > 8 ? 'p' : alpha[(pick >> (i % 10)) % 3];
+    if (n > 8)
+        k[8 + pick % (n - 8)] = (char)('0' + pick % 10);
+    return (enc_slice){k, n};
+}
+
+static const int dim_col[ENC_AGG_NDIMS] = {ENC_COL_SONG_ID, ENC_COL_ARTIST, ENC_COL_GENRE, ENC_COL_COUNTRY,
+                                           ENC_COL_DEVICE};
+
+static void make_rows(enc_row *rows, size_t n)
+{
+    memset(rows, 0, n * sizeof *rows);
+    for (size_t i = 0; i < n; i++) {
+        enc_row *r = &rows[i];
+        for (int d = 0; d < ENC_AGG_NDIMS; d++) {
+            unsigned spread = d == ENC_AGG_SONG ? 4000 : d == ENC_AGG_ARTIST ? 300 : 7;
+            if (next() % 50 == 0)
+                r->text[dim_col[d]] = ENC_SLICE_NULL;
+            else
+                r->text[dim_col[d]] = random_key((int)(next() & 1), i * ENC_AGG_NDIMS + (size_t)d, spread);
+        }
+        snprintf(users[i], sizeof users[i], "u%u", (unsigned)(next() % 900));
+        r->text[ENC_COL_USER_ID] = (enc_slice){users[i], strlen(users[i])};
+        r->text[ENC_COL_TITLE] = (enc_slice){"T", 1};
+        r->duration = next() % 7 == 0 ? -1 : (int32_t)(next() % 400);
+        r->event_time_us = (int64_t)(20000 + next() % 3) * 86400 * 1000000 + (int64_t)(next() % 86400000000ull);
+    }
+}
+
+static const char *dim_order = "acdgs"; /* artist country device genre song: by name */
+
+static int cmp_key(const enc_agg_entry *a, const enc_agg_entry *b)
+{
+    const char *na = enc_agg_dim_name(a->dim), *nb = enc_agg_dim_name(b->dim);
+    if (a->dim != b->dim)
+        return strchr(dim_order, na[0]) < strchr(dim_order, nb[0]) ? -1 : 1;
+    if (a->day != b->day)
+        return a->day < b->day ? -1 : 1;
+    return enc_pack_key_cmp(a->key, b->key);
+}
+
+/* Checks entry e against the rows: totals and sketch recomputed naively. */
+static void check_entry(const enc_agg_entry *e, const enc_row *rows, size_t n)
+{
+    int64_t plays = 0, seconds = 0;
+    enc_hll *h = enc_hll_new();
+    for (size_t i = 0; i < n; i++) {
+        const enc_row *r = &rows[i];
+        enc_slice k = r->text[dim_col[e->dim]];
+        if (!k.p || r->event_time_us / (86400ll * 1000000) != e->day || enc_pack_key_cmp(k, e->key) != 0)
+            continue;
+        plays++;
+        seconds += r->duration > 0 ? r->duration : 0;
+        enc_slice u = r->text[ENC_COL_USER_ID];
+        T_CHECK(enc_hll_add(h, enc_hash_bytes(u.p, u.n, 0)) == ENC_OK);
+    }
+    enc_buf want;
+    enc_buf_init(&want, 1 << 20);
+    T_CHECK(enc_hll_serialize(h, &want) == ENC_OK);
+    T_CHECK(e->plays == plays && e->seconds == seconds && plays > 0);
+    T_CHECK(e->listeners_blob.n == want.len && memcmp(e->listeners_blob.p, want.data, want.len) == 0);
+    T_CHECK(e->dim == ENC_AGG_SONG ? e->title.p != NULL : e->title.p == NULL);
+    enc_buf_free(&want);
+    enc_hll_free(h);
+}
+
+/* Every (dimension, day, key) of the rows is an entry: as many distinct triples as entries. */
+static size_t distinct_triples(const enc_row *rows, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < ENC_AGG_NDIMS; d++) {
+            enc_slice k = rows[i].text[dim_col[d]];
+            if (!k.p)
+                continue;
+            int64_t day = rows[i].event_time_us / (86400ll * 1000000);
+            size_t j = 0;
+            for (; j < i; j++) {
+                enc_slice kj = rows[j].text[dim_col[d]];
+                if (kj.p && rows[j].event_time_us / (86400ll * 1000000) == day && enc_pack_key_cmp(k, kj) == 0)
+                    break;
+            }
+            count += j == i;
+        }
+    return count;
+}
+
+static void check_agg(const enc_agg *a, const enc_row *rows, size_t n)
+{
+    size_t count = enc_agg_count(a);
+    T_CHECK(count == distinct_triples(rows, n));
+    for (size_t i = 0; i < count; i++) {
+        const enc_agg_entry *e = enc_agg_at(a, i);
+        if (i > 0)
+            T_CHECK(cmp_key(enc_agg_at(a, i - 1), e) < 0);
+        check_entry(e, rows, n);
+    }
+    size_t at = 0;
+    for (size_t p = 0; p < enc_agg_pack_count(a); p++) {
+        const enc_agg_pack *pk = enc_agg_pack_at(a, p);
+        enc_pack_reader rd;
+        enc_pack_entry pe;
+        enc_err err = {{0}};
+        T_CHECK(enc_pack_open(&rd, pk->blob.p, pk->blob.n, &err) == ENC_OK);
+        int got;
+        while ((got = enc_pack_next(&rd, &pe, &err)) == 1 && at < count) {
+            const enc_agg_entry *e = enc_agg_at(a, at++);
+            T_CHECK(e->dim == pk->dim && e->day == pk->day && enc_pack_key_cmp(e->key, pe.key) == 0);
+            T_CHECK(pe.plays == e->plays && pe.seconds == e->seconds);
+            T_CHECK(pe.sketch.n == e->listeners_blob.n &&
+                    memcmp(pe.sketch.p, e->listeners_blob.p, pe.sketch.n) == 0);
+        }
+        T_CHECK(got == 0);
+    }
+    T_CHECK(at == count);
+}
+
+static void test_against_naive(void)
+{
+    enc_row *rows = malloc(NROWS * sizeof *rows);
+    T_CHECK(rows != NULL);
+    enc_agg *a = enc_agg_new();
+    T_CHECK(a != NULL);
+    enc_err err = {{0}};
+    for (int round = 0; round < 3; round++) {
+        size_t n = round == 0 ? 300 : NROWS; /* the second round grows the kept tables */
+        make_rows(rows, n);
+        if (round == 2) { /* in many calls */
+            for (size_t i = 0; i < n; i += 77)
+                T_CHECK(enc_agg_add_rows(a, rows + i, n - i < 77 ? n - i : 77, &err) == ENC_OK);
+        } else {
+            T_CHECK(enc_agg_add_rows(a, rows, n, &err) == ENC_OK);
+        }
+        T_CHECK(enc_agg_sort(a) == ENC_OK);
+        check_agg(a, rows, n);
+        T_CHECK(enc_agg_add_rows(a, rows, 1, &err) == ENC_ERROR); /* after the sort */
+        enc_agg_reset(a);
+    }
+    T_CHECK(enc_agg_sort(a) == ENC_OK && enc_agg_count(a) == 0 && enc_agg_pack_count(a) == 0);
+    enc_agg_free(a);
+    free(rows);
+}
+
+int main(void)
+{
+    T_RUN(test_against_naive);
+    return t_summary("agg");
+}
