@@ -343,6 +343,9 @@ enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *
         for (int d = 0; d < ENC_AGG_NDIMS; d++)
             if (reserve_slots(a, d, m) != ENC_OK)
                 return enc_err_set(err, "out of memory aggregating a batch");
+        for (size_t j = i + CHUNK; j < i + 2 * CHUNK && j < n; j++) /* the next chunk's key bytes */
+            for (int d = 0; d < ENC_AGG_NDIMS; d++)
+                __builtin_prefetch(rows[j].text[dim_col[d]].p);
         if (add_chunk(a, rows + i, m) != ENC_OK)
             return enc_err_set(err, "out of memory aggregating a batch");
     }
