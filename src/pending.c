@@ -25,7 +25,7 @@ struct enc_pending {
     sqlite3_stmt *ins, *count, *del, *days_upto;
     sqlite3_stmt *day_packs, *daily_rows, *daily_del, *daily_ins; /* folding one (dimension, day) */
     sqlite3_stmt *level_rows, *del_row, *ins_at;                    /* merging one level (below) */
-    merge_job *jobs; /* merges in flight, at most one per (dimension, day) */
+    merge_job *jobs; /* the merge in flight (at most one; a list for the cancelling code) */
 };
 
 static enc_status fail(sqlite3 *db, int rc, const char *what, enc_err *err)
@@ -514,12 +514,15 @@ static enc_status put_merged(void *arg, const char day[11], const enc_pack_entry
  * batches, and the big ones (a level-2 merge of the song dimension: ~6.8 MB of packs, ~30 ms
  * of merging) held that batch's commit, and the files waiting behind it, for tens of ms
  * (bench/RESULTS.md, session 6). So the writer copies the level's packs out, a thread
- * merges them, and a later append of that (dimension, day), once the merge is done,
- * replaces the packs by the merged one in its own transaction: the merged pack takes the
+ * merges them, and a later append, once the merge is done, replaces the packs by the
+ * merged one in its own transaction: the merged pack takes the
  * rowid of the newest pack it replaces, so the day's packs stay in age order and their
  * levels non-increasing, exactly as a compaction in place leaves them. Until then the packs
  * stay as they are (readers and a kill -9 see them unmerged, which is a valid state), and
- * that (dimension, day) starts no other merge. A rollback cancels every merge (one started
+ * no other merge starts: one at a time, so the copies of packs stay one merge's worth of
+ * memory (the five dimensions' level-0 merges fall due in the same batch: they start one
+ * after the other, and their copies out of SQLite are spread over batches too). A
+ * rollback cancels every merge (one started
  * in the rolled-back transaction read a pack that is gone); a fold of the day cancels its
  * merge. The job is the writer's; the thread only reads `in` and fills `out`, rc, err. */
 #define MERGE_NICE 10
@@ -704,20 +707,23 @@ static enc_status settle_job(enc_pending *p, merge_job *j, enc_err *err)
     return s;
 }
 
-/* While a merge runs, its day's level-0 packs may gather up to this many: then the writer
- * waits for it (a merge starved of CPU must not let a day's packs grow without bound). */
+/* While a merge runs, a day waiting for it (its own or another day's) may gather up to
+ * this many level-0 packs: then the writer waits for it (a merge starved of CPU must not
+ * let a day's packs grow without bound). */
 #define MERGE_WAIT_PACKS (8 * ENC_PENDING_FOLD_AT)
 
 enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_slice pack, enc_err *err)
 {
     char d[11];
     enc_ts_format_day(day, d);
-    merge_job *j = find_job(p, dim, d);
     enc_status s = ENC_OK;
+    merge_job *j = p->jobs; /* one merge at a time, of any (dimension, day) (see below) */
     if (j && atomic_load_explicit(&j->done, memory_order_acquire)) {
         s = settle_job(p, j, err);
         j = NULL;
     }
+    if (j && (strcmp(j->dim, dim) != 0 || memcmp(j->day, d, 10) != 0))
+        j = NULL; /* another day's: it only defers this one's merges */
     if (s == ENC_OK)
         s = insert_pack(p, dim, d, 0, pack, err);
     int64_t n[ENC_PENDING_LEVELS];
@@ -735,6 +741,10 @@ enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_
             continue;
         if (level + 1 == ENC_PENDING_LEVELS)
             return fold(p, dim, d, err);
+        if (p->jobs && n[0] < MERGE_WAIT_PACKS)
+            break; /* another day's merge runs: this one starts at a later append */
+        if (p->jobs && (s = settle_job(p, p->jobs, err)) != ENC_OK)
+            break;
         int64_t t = enc_trace_start();
         s = start_job(p, dim, d, level, &j, err);
         enc_trace_end("w.mstart", t, level, (int64_t)dim[0]);

@@ -43,14 +43,18 @@ static void make_pack(enc_buf *out, int batch)
     }
 }
 
-/* Appends batch's pack in a transaction of its own; commit false: rolled back. */
-static enc_status append(sqlite3 *db, enc_pending *p, int batch, bool commit)
+/* Appends batch's pack of each of ndims dimensions (song, artist) in a transaction of its
+ * own; commit false: rolled back. */
+static enc_status append_dims(sqlite3 *db, enc_pending *p, int batch, bool commit, int ndims)
 {
+    static const char *const dims[] = {"song", "artist"};
     enc_buf b;
     make_pack(&b, batch);
     enc_err err;
     sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    enc_status s = enc_pending_append(p, "song", DAY, (enc_slice){b.data, b.len}, &err);
+    enc_status s = ENC_OK;
+    for (int i = 0; i < ndims && s == ENC_OK; i++)
+        s = enc_pending_append(p, dims[i], DAY, (enc_slice){b.data, b.len}, &err);
     if (s != ENC_OK)
         fprintf(stderr, "  append %d: %s\n", batch, err.msg);
     if (commit && s == ENC_OK) {
@@ -64,18 +68,28 @@ static enc_status append(sqlite3 *db, enc_pending *p, int batch, bool commit)
     return s;
 }
 
+static enc_status append(sqlite3 *db, enc_pending *p, int batch, bool commit)
+{
+    return append_dims(db, p, batch, commit, 1);
+}
+
 static enc_status sum_plays(void *arg, const char day[11], int64_t age, const enc_pack_entry *e, enc_err *err)
 {
     *(int64_t *)arg += e->plays;
     return ENC_OK;
 }
 
-static int64_t pending_plays(sqlite3 *db)
+static int64_t dim_plays(sqlite3 *db, const char *dim)
 {
     int64_t n = 0;
     enc_err err;
-    enc_pending_scan(db, "T", "song", DAY_TEXT, DAY_TEXT, sum_plays, &n, &err);
+    enc_pending_scan(db, "T", dim, DAY_TEXT, DAY_TEXT, sum_plays, &n, &err);
     return n;
+}
+
+static int64_t pending_plays(sqlite3 *db)
+{
+    return dim_plays(db, "song");
 }
 
 static int64_t sql_int(sqlite3 *db, const char *sql)
@@ -92,7 +106,7 @@ static void check_order(sqlite3 *db)
 {
     T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING a JOIN T_PENDING b ON a.dimension = b.dimension "
                         "AND a.day = b.day AND a.rowid < b.rowid AND a.level < b.level") == 0);
-    T_CHECK(sql_int(db, "SELECT max(n) FROM (SELECT count(*) AS n FROM T_PENDING GROUP BY level)") <=
+    T_CHECK(sql_int(db, "SELECT max(n) FROM (SELECT count(*) AS n FROM T_PENDING GROUP BY dimension, level)") <=
             8 * ENC_PENDING_FOLD_AT);
 }
 
@@ -112,6 +126,27 @@ static void test_merges_keep_sums_and_order(void)
     T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING") < 8);
     T_CHECK(enc_pending_fold_through(p, DAY, &err) == ENC_OK);
     T_CHECK(sql_int(db, "SELECT sum(plays) FROM T_DAILY") == (int64_t)batches * KEYS);
+    enc_pending_free(p);
+    sqlite3_close(db);
+}
+
+/* Two dimensions fill their levels in the same batches; one merge runs at a time, the
+ * other dimension's waits for a later batch: both end merged, nothing lost or doubled. */
+static void test_two_dimensions_take_turns(void)
+{
+    sqlite3 *db = open_db();
+    enc_pending *p = NULL;
+    enc_err err;
+    T_CHECK(enc_pending_open(db, "T", &p, &err) == ENC_OK);
+    int batches = 8 * 8 + 4;
+    for (int i = 0; i < batches; i++) {
+        T_CHECK(append_dims(db, p, i, true, 2) == ENC_OK);
+        check_order(db);
+    }
+    T_CHECK(dim_plays(db, "song") == (int64_t)batches * KEYS);
+    T_CHECK(dim_plays(db, "artist") == (int64_t)batches * KEYS);
+    T_CHECK(sql_int(db, "SELECT count(DISTINCT dimension) FROM T_PENDING WHERE level = 2") == 2);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING") < 2 * 12);
     enc_pending_free(p);
     sqlite3_close(db);
 }
@@ -159,6 +194,7 @@ static void test_fold_cancels_merge(void)
 int main(void)
 {
     T_RUN(test_merges_keep_sums_and_order);
+    T_RUN(test_two_dimensions_take_turns);
     T_RUN(test_rollback_forgets_merge);
     T_RUN(test_fold_cancels_merge);
     return t_summary("test_pending");
