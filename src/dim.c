@@ -19,10 +19,14 @@
  */
 #include "dim.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "csv.h"
@@ -85,7 +89,7 @@ typedef struct {
      * as a row with a NULL id; each row's profile number is in its index slot (slot.prof).
      * A join then reads nothing beyond the slot the lookup reads anyway, instead of the
      * row itself (64 MB for 1M users, a cache miss each). NULL for other tables, and for
-     * a table with too many profiles (build_profiles). */
+     * a table with too many profiles (profile_limit). */
     char *prof_rows;
     size_t nprof;
 } dimtab;
@@ -308,6 +312,113 @@ static const char *store(dimtab *t, size_t *next_block, const char *p, size_t n)
     return d;
 }
 
+/* ---- prefaulting on a second thread ---------------------------------------------- */
+
+/* A big table's arrays are fresh memory, and on a VM the first touch of a page costs
+ * more than the loading does with it (the kernel zeroes it, and the host may have to back
+ * it first: bench/RESULTS.md, session 6). While the loader fills the row arrays front
+ * to back, a helper thread faults them in from the back (MADV_POPULATE_WRITE, which
+ * never changes what a page holds, so it may run beside the writes) until it meets the
+ * loader, then zeroes the index array, allocated up front for the row bound, which
+ * index_rows takes once the helper is joined. The work is the same; what changes is
+ * that the other core does about half of it. */
+#define PREFAULT_STEP ((size_t)2 << 20)
+
+typedef struct {
+    char *base;          /* page-aligned start of the region */
+    size_t len;          /* whole pages */
+    size_t per_row;      /* bytes of it per row */
+} prefault_region;
+
+typedef struct {
+    pthread_t thread;
+    bool running;
+    prefault_region reg[2];   /* the rows, the rows' first lines */
+    atomic_size_t rows_done;  /* the loader's progress, published every few thousand rows */
+    atomic_bool stop;         /* the loader is done with the rows */
+    slot *slots;              /* the index array to zero, or NULL */
+    size_t nslots;
+    bool zeroed;
+} prefault;
+
+static prefault_region page_region(void *p, size_t n, size_t per_row)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+    return (prefault_region){(char *)a, b > a ? b - a : 0, per_row};
+}
+
+/* Faults reg in from its end, a step at a time, while it stays ahead of the loader. */
+static void populate_back(prefault *pf, const prefault_region *reg)
+{
+#ifdef MADV_POPULATE_WRITE
+    size_t end = reg->len;
+    while (end > 0 && !atomic_load_explicit(&pf->stop, memory_order_relaxed)) {
+        size_t start = end > PREFAULT_STEP ? end - PREFAULT_STEP : 0;
+        size_t reached = atomic_load_explicit(&pf->rows_done, memory_order_relaxed) * reg->per_row;
+        if (start <= reached + PREFAULT_STEP)
+            break;
+        if (madvise(reg->base + start, end - start, MADV_POPULATE_WRITE) != 0)
+            break; /* an older kernel: the loader faults the pages in itself */
+        end = start;
+    }
+#else
+    (void)pf;
+    (void)reg;
+#endif
+}
+
+static void *prefault_main(void *arg)
+{
+    prefault *pf = arg;
+    for (int i = 0; i < 2; i++)
+        populate_back(pf, &pf->reg[i]);
+    if (pf->slots)
+        memset(pf->slots, 0, pf->nslots * sizeof *pf->slots);
+    pf->zeroed = true;
+    return NULL;
+}
+
+/* Allocates the index array for `bound` rows and starts the helper on it and on the row
+ * arrays, for tables big enough to matter. Nothing changes when either fails. */
+static void prefault_start(prefault *pf, char *rows, size_t *lines, size_t bound, size_t row_size)
+{
+    memset(pf, 0, sizeof *pf);
+    if (bound * row_size < ENC_ALLOC_HUGE)
+        return;
+    pf->nslots = slots_for(bound);
+    pf->slots = enc_malloc(pf->nslots * sizeof *pf->slots);
+    pf->reg[0] = page_region(rows, bound * row_size, row_size);
+    pf->reg[1] = page_region(lines, bound * sizeof *lines, sizeof *lines);
+    atomic_init(&pf->rows_done, 0);
+    atomic_init(&pf->stop, false);
+    pf->running = pthread_create(&pf->thread, NULL, prefault_main, pf) == 0;
+}
+
+static inline void prefault_progress(prefault *pf, size_t rows)
+{
+    if ((rows & 4095) == 0)
+        atomic_store_explicit(&pf->rows_done, rows, memory_order_relaxed);
+}
+
+/* Joins the helper. Returns the zeroed index array when it has nslots slots (else frees
+ * it): NULL when the caller must allocate its own. */
+static slot *prefault_finish(prefault *pf, size_t nslots)
+{
+    if (pf->running) {
+        atomic_store_explicit(&pf->stop, true, memory_order_relaxed);
+        pthread_join(pf->thread, NULL);
+        pf->running = false;
+    }
+    slot *s = pf->slots;
+    pf->slots = NULL;
+    if (s && (pf->nslots != nslots || !pf->zeroed)) {
+        enc_free(s);
+        s = NULL;
+    }
+    return s;
+}
+
 /* ---- loading ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -322,6 +433,12 @@ typedef struct {
     enc_slice *vals;    /* the intern set: distinct values, and their index */
     size_t nvals, vals_cap;
     keyindex vix;
+    /* Join profiles, numbered as the rows are read (spec->profiles; profiles_begin):
+     * the set of profiles seen (entries are profile numbers + 1) and each row's number. */
+    uint32_t *phs;
+    size_t pmask, pcap, plimit;
+    uint16_t *prof_of; /* row_cap entries while profiling, else NULL */
+    prefault pf;
 } loader;
 
 static void warnf(loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -441,6 +558,130 @@ static const char *intern(loader *L, enc_slice v)
     return p;
 }
 
+/* ---- join profiles ------------------------------------------------------------------ */
+
+/* Interned values are stored once, so two rows hold the same values exactly when the
+ * bytes of their slices after the id are equal. */
+static inline const char *row_attrs(const char *row)
+{
+    return row + sizeof(enc_slice);
+}
+
+/* A row's interned values are told apart by their pointers alone: a multiply-xor over
+ * the words of the slices is hash enough for the few profiles there are, and cheaper
+ * per row than hashing the bytes (an 8-byte tail, which enc_user has not, is left out). */
+static inline uint64_t attrs_hash(const char *a, size_t an)
+{
+    uint64_t h = DIM_SEED;
+    for (size_t i = 0; i + 8 <= an; i += 8) {
+        uint64_t w;
+        memcpy(&w, a + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+/* Adds row's profile unless an equal one is in the open-addressing set hs (entries are
+ * profile numbers + 1). Returns its number, or -1 when out of memory. */
+static long profile_find_or_add(dimtab *t, uint32_t *hs, size_t mask, size_t *cap, const char *row)
+{
+    size_t rs = t->spec->row_size, an = rs - sizeof(enc_slice);
+    const char *a = row_attrs(row);
+    for (size_t i = (size_t)attrs_hash(a, an) & mask;; i = (i + 1) & mask) {
+        if (hs[i] == 0) {
+            if (t->nprof == *cap) {
+                char *grown = enc_realloc(t->prof_rows, *cap * 2 * rs);
+                if (!grown)
+                    return -1;
+                t->prof_rows = grown;
+                *cap *= 2;
+            }
+            char *p = t->prof_rows + t->nprof * rs;
+            memset(p, 0, sizeof(enc_slice)); /* the id: NULL */
+            memcpy(p + sizeof(enc_slice), a, an);
+            hs[i] = (uint32_t)++t->nprof;
+            return (long)(t->nprof - 1);
+        }
+        if (memcmp(row_attrs(t->prof_rows + (size_t)(hs[i] - 1) * rs), a, an) == 0)
+            return (long)hs[i] - 1;
+    }
+}
+
+/* The most profiles a table of `rows` rows may have: past it joins read the rows. */
+static size_t profile_limit(size_t rows)
+{
+    return rows / 2 + 16 < PROFILES_MAX ? rows / 2 + 16 : PROFILES_MAX;
+}
+
+/* Gives up the profiles: the table's joins will read the rows. */
+static void profiles_drop(loader *L)
+{
+    dimtab *t = L->t;
+    enc_free(L->phs);
+    enc_free(L->prof_of);
+    enc_free(t->prof_rows);
+    L->phs = NULL;
+    L->prof_of = NULL;
+    t->prof_rows = NULL;
+    t->nprof = 0;
+}
+
+/* Numbers the profiles as the rows are read (until session 6 a pass of its own came
+ * over the rows, 64 MB for 1M users, once they were out of the cache: a quarter of the
+ * load's time), for a table of at most `bound` rows whose spec asks for them. */
+static enc_status profiles_begin(loader *L, size_t bound)
+{
+    dimtab *t = L->t;
+    if (!t->spec->profiles)
+        return ENC_OK;
+    L->plimit = profile_limit(bound);
+    size_t nslots = slots_for(2 * L->plimit);
+    L->pmask = nslots - 1;
+    L->pcap = 64;
+    L->phs = enc_calloc(nslots, sizeof *L->phs);
+    t->prof_rows = enc_malloc(L->pcap * t->spec->row_size);
+    L->prof_of = enc_malloc((L->row_cap ? L->row_cap : 1) * sizeof *L->prof_of);
+    if (L->phs && t->prof_rows && L->prof_of)
+        return ENC_OK;
+    profiles_drop(L);
+    return ENC_ERROR;
+}
+
+/* Row e, just filled: its profile number. Past plimit profiles there will be none. */
+static enc_status profiles_add(loader *L, size_t e)
+{
+    dimtab *t = L->t;
+    if (!L->prof_of)
+        return ENC_OK;
+    long p = profile_find_or_add(t, L->phs, L->pmask, &L->pcap, t->rows + e * t->spec->row_size);
+    if (p < 0)
+        return ENC_ERROR;
+    if (t->nprof >= L->plimit)
+        profiles_drop(L);
+    else
+        L->prof_of[e] = (uint16_t)p;
+    return ENC_OK;
+}
+
+/* Once the rows are final (repeats folded, index built): keeps the profiles when there
+ * are fewer than profile_limit(count), and writes each row's number into its slot. */
+static void profiles_finish(loader *L)
+{
+    dimtab *t = L->t;
+    if (L->prof_of && t->count > 0 && t->nprof < profile_limit(t->count)) {
+        for (size_t i = 0; i <= t->ix.mask; i++)
+            if (t->ix.slots[i].row)
+                t->ix.slots[i].prof = L->prof_of[t->ix.slots[i].row - 1];
+        enc_free(L->phs);
+        enc_free(L->prof_of);
+        L->phs = NULL;
+        L->prof_of = NULL;
+    } else {
+        profiles_drop(L);
+    }
+}
+
 /* Fills every column but the id of `row` from the CSV fields. */
 static enc_status fill_row(loader *L, char *row, const size_t *colidx, const enc_csv_row *r)
 {
@@ -509,6 +750,12 @@ static enc_status reserve_rows(loader *L, size_t need)
     if (!lines)
         return ENC_ERROR;
     L->first_line = lines;
+    if (L->prof_of) {
+        uint16_t *prof = enc_realloc(L->prof_of, cap * sizeof *prof);
+        if (!prof)
+            return ENC_ERROR;
+        L->prof_of = prof;
+    }
     L->row_cap = cap;
     return ENC_OK;
 }
@@ -526,8 +773,11 @@ static enc_status read_rows(loader *L, enc_csv *csv, enc_err *err)
      * blank lines or quoted line breaks; trimmed at the end). Beyond PRESIZE_MAX rows
      * the guess is not trusted with memory and the array doubles as needed. */
     size_t bound = enc_csv_rows_bound(csv);
-    if (reserve_rows(L, bound < PRESIZE_MAX ? bound : PRESIZE_MAX) != ENC_OK)
+    if (reserve_rows(L, bound < PRESIZE_MAX ? bound : PRESIZE_MAX) != ENC_OK ||
+        profiles_begin(L, bound) != ENC_OK)
         goto oom;
+    if (bound <= PRESIZE_MAX) /* then the row arrays never move */
+        prefault_start(&L->pf, t->rows, L->first_line, bound, spec->row_size);
 
     for (;;) {
         enc_csv_row r;
@@ -568,7 +818,8 @@ static enc_status read_rows(loader *L, enc_csv *csv, enc_err *err)
         memcpy(row, &key, sizeof key);
         L->first_line[t->count] = r.line;
         t->count++;
-        if (fill_row(L, row, colidx, &r) != ENC_OK)
+        prefault_progress(&L->pf, t->count);
+        if (fill_row(L, row, colidx, &r) != ENC_OK || profiles_add(L, t->count - 1) != ENC_OK)
             goto oom;
     }
     return ENC_OK;
@@ -592,6 +843,8 @@ static void on_dup_row(void *ctx, size_t e, size_t f)
     warnf(L, "%s:%zu: duplicate %s '%s' (first at line %zu); the last row wins", L->name, L->first_line[e],
           t->spec->cols[0].name, show(shown, id), L->first_line[f]);
     memcpy(rf + sizeof id, re + sizeof id, rs - sizeof id);
+    if (L->prof_of)
+        L->prof_of[f] = L->prof_of[e];
     id = ENC_SLICE_NULL;
     memcpy(re, &id, sizeof id);
 }
@@ -602,7 +855,9 @@ static enc_status index_rows(loader *L, enc_err *err)
 {
     dimtab *t = L->t;
     size_t rs = t->spec->row_size;
-    t->ix.slots = enc_calloc(slots_for(t->count), sizeof *t->ix.slots);
+    t->ix.slots = prefault_finish(&L->pf, slots_for(t->count));
+    if (!t->ix.slots)
+        t->ix.slots = enc_calloc(slots_for(t->count), sizeof *t->ix.slots);
     if (!t->ix.slots)
         goto oom;
     t->ix.mask = slots_for(t->count) - 1;
@@ -613,8 +868,11 @@ static enc_status index_rows(loader *L, enc_err *err)
             memcpy(&id, t->rows + e * rs, sizeof id);
             if (id.n == 0)
                 continue;
-            if (live != e)
+            if (live != e) {
                 memcpy(t->rows + live * rs, t->rows + e * rs, rs);
+                if (L->prof_of)
+                    L->prof_of[live] = L->prof_of[e];
+            }
             live++;
         }
         t->count = live;
@@ -631,77 +889,6 @@ static enc_status index_rows(loader *L, enc_err *err)
     return ENC_OK;
 oom:
     return enc_err_set(err, "out of memory indexing %s '%s' (%zu rows)", t->spec->file, L->name, t->count);
-}
-
-/* ---- join profiles ------------------------------------------------------------------ */
-
-/* Interned values are stored once, so two rows hold the same values exactly when the
- * bytes of their slices after the id are equal. */
-static inline const char *row_attrs(const dimtab *t, const char *row)
-{
-    (void)t;
-    return row + sizeof(enc_slice);
-}
-
-/* Adds row's profile unless an equal one is in the open-addressing set hs (entries are
- * profile numbers + 1). Returns its number, or -1 when out of memory. */
-static long profile_find_or_add(dimtab *t, uint32_t *hs, size_t mask, size_t *cap, const char *row)
-{
-    size_t rs = t->spec->row_size, an = rs - sizeof(enc_slice);
-    const char *a = row_attrs(t, row);
-    for (size_t i = (size_t)enc_hash_bytes(a, an, DIM_SEED) & mask;; i = (i + 1) & mask) {
-        if (hs[i] == 0) {
-            if (t->nprof == *cap) {
-                char *grown = enc_realloc(t->prof_rows, *cap * 2 * rs);
-                if (!grown)
-                    return -1;
-                t->prof_rows = grown;
-                *cap *= 2;
-            }
-            char *p = t->prof_rows + t->nprof * rs;
-            memset(p, 0, sizeof(enc_slice)); /* the id: NULL */
-            memcpy(p + sizeof(enc_slice), a, an);
-            hs[i] = (uint32_t)++t->nprof;
-            return (long)(t->nprof - 1);
-        }
-        if (memcmp(row_attrs(t, t->prof_rows + (size_t)(hs[i] - 1) * rs), a, an) == 0)
-            return (long)hs[i] - 1;
-    }
-}
-
-/* Builds prof_rows and each index slot's profile number for a table whose spec asks for
- * them. When there are more than PROFILES_MAX distinct profiles, or more than half as
- * many as rows, the table has none and joins read the rows. */
-static enc_status build_profiles(dimtab *t)
-{
-    if (!t->spec->profiles || t->count == 0)
-        return ENC_OK;
-    size_t limit = t->count / 2 + 16 < PROFILES_MAX ? t->count / 2 + 16 : PROFILES_MAX;
-    size_t nslots = slots_for(2 * limit), cap = 64;
-    size_t rs = t->spec->row_size;
-    uint32_t *hs = enc_calloc(nslots, sizeof *hs);
-    uint16_t *prof_of = enc_malloc(t->count * sizeof *prof_of); /* per row, while building */
-    t->prof_rows = enc_malloc(cap * rs);
-    enc_status st = hs && prof_of && t->prof_rows ? ENC_OK : ENC_ERROR;
-    for (size_t e = 0; st == ENC_OK && e < t->count && t->nprof < limit; e++) {
-        long p = profile_find_or_add(t, hs, nslots - 1, &cap, t->rows + e * rs);
-        if (p < 0)
-            st = ENC_ERROR;
-        else
-            prof_of[e] = (uint16_t)p;
-    }
-    enc_free(hs);
-    if (st != ENC_OK || t->nprof >= limit) {
-        enc_free(t->prof_rows);
-        t->prof_rows = NULL;
-        t->nprof = 0;
-    } else {
-        for (size_t i = 0; i <= t->ix.mask; i++)
-            if (t->ix.slots[i].row)
-                t->ix.slots[i].prof = prof_of[t->ix.slots[i].row - 1];
-    }
-    enc_free(prof_of);
-    return st;
 }
 
 static void dimtab_release(dimtab *t)
@@ -738,16 +925,20 @@ static enc_status dimtab_load(dimtab *t, const table_spec *spec, enc_csv *csv, c
     enc_csv_close(csv); /* before the index is built: less memory at the peak */
     enc_free(L.vals);
     enc_free(L.vix.slots);
+    enc_free(L.phs); /* the profiles are numbered */
+    L.phs = NULL;
     if (st == ENC_OK)
         st = index_rows(&L, err);
-    if (st == ENC_OK && build_profiles(t) != ENC_OK)
-        st = enc_err_set(err, "out of memory indexing %s '%s' (%zu rows)", spec->file, name, t->count);
+    enc_free(prefault_finish(&L.pf, 0)); /* when read_rows failed */
+    if (st == ENC_OK)
+        profiles_finish(&L);
     if (st == ENC_OK && L.warn && L.nwarn > ENC_DIM_MAX_WARNINGS) {
         char msg[600];
         snprintf(msg, sizeof msg, "%s: %zu more warnings not shown", name, L.nwarn - ENC_DIM_MAX_WARNINGS);
         L.warn(L.warn_arg, msg);
     }
     enc_free(L.first_line);
+    enc_free(L.prof_of);
     if (st != ENC_OK) {
         dimtab_release(t);
         memset(t, 0, sizeof *t);

@@ -683,6 +683,69 @@ static void test_join_many(void)
     T_CHECK(none[0] == NULL);
 }
 
+/* A users table big enough for the loader's helper thread (rows faulted in from the back,
+ * the index zeroed in advance) and for join profiles numbered as rows are read: every
+ * user's join gives its own values, shared between users, repeated ids keep the last row's
+ * values (and its profile); with many blank lines the index allocated for the line count
+ * is not the one needed, and is replaced. */
+static void check_big_users(int n, int dups, int blanks)
+{
+    static const char *const c[] = {"BR", "GB", "", "US", "DE", "FR"};
+    size_t cap = 64 + (size_t)(n + dups) * 48 + (size_t)blanks * 2;
+    char *csv = malloc(cap);
+    size_t o = (size_t)snprintf(csv, cap, "user_id,country,subscription,device\n");
+    for (int i = 0; i < n + dups; i++) {
+        int id = i < n ? i : i - n, v = i < n ? i : i + 1;
+        o += (size_t)snprintf(csv + o, cap - o, "U%07d,%s,%s,%s\n", id, c[v % 6], v % 5 ? "free" : "premium",
+                              v % 2 ? "tv" : "mobile");
+        if (i < blanks)
+            o += (size_t)snprintf(csv + o, cap - o, "\n");
+    }
+    warnings w;
+    enc_err err;
+    enc_users *u = users_from(csv, &w, &err);
+    free(csv);
+    T_CHECK(u != NULL && enc_users_count(u) == (size_t)n);
+    T_CHECK(w.count == (dups > ENC_DIM_MAX_WARNINGS ? ENC_DIM_MAX_WARNINGS + 1 : dups));
+    if (!u)
+        return;
+    enc_slice *ids = calloc((size_t)n, sizeof *ids);
+    const enc_user **out = calloc((size_t)n, sizeof *out);
+    char (*keys)[16] = calloc((size_t)n, sizeof *keys);
+    for (int i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "U%07d", i);
+        ids[i] = enc_slice_make(keys[i], 8);
+    }
+    enc_users_join_many(u, ids, (size_t)n, out);
+    int bad = 0, shared = 0;
+    for (int i = 0; i < n; i++) {
+        const enc_user *r = enc_users_get(u, keys[i], 8), *j = out[i];
+        int v = i < dups ? n + i + 1 : i;
+        if (!r || !j || r != enc_users_at(u, (size_t)i)) {
+            bad++;
+            continue;
+        }
+        bad += !enc_slice_eq_cstr(r->country, c[v % 6]) && !(r->country.p == NULL && c[v % 6][0] == 0);
+        bad += !enc_slice_eq_cstr(r->subscription, v % 5 ? "free" : "premium");
+        bad += !same(j->country, r->country) || !same(j->subscription, r->subscription) || !same(j->device, r->device);
+        shared += j->user_id.p == NULL;
+    }
+    T_CHECK(bad == 0);
+    T_CHECK(shared == n); /* 60 profiles: all joins through them */
+    free(ids);
+    free(out);
+    free(keys);
+    enc_users_free(u);
+}
+
+static void test_big_users(void)
+{
+    check_big_users(100000, 0, 0);
+    check_big_users(100000, 10, 0);
+    check_big_users(70000, 0, 50000);
+    check_big_users(70000, 3, 50000);
+}
+
 static void test_load_file(void)
 {
     char path[] = "/tmp/encore_test_dim_XXXXXX";
@@ -748,6 +811,7 @@ int main(void)
     T_RUN(test_100k_rows);
     T_RUN(test_big_values);
     T_RUN(test_join_many);
+    T_RUN(test_big_users);
     T_RUN(test_load_file);
     T_RUN(test_alloc_failures);
     return t_summary("dim");
