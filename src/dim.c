@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -214,22 +215,22 @@ static size_t slots_for(size_t need)
 /* Called when element e has the key of element f (< e), which is already indexed. */
 typedef void (*dup_fn)(void *ctx, size_t e, size_t f);
 
-/* Indexes elements [0, count) in order; a repeated key is not indexed but handed to
- * on_dup (which must be given when repeats are possible). Returns the number of
- * repeats. The slot each key lands in is prefetched AHEAD keys early: for a million
- * ids the slot array is far bigger than the cache and every insert is a miss. */
-static size_t index_fill(keyindex *ix, const char *base, size_t stride, size_t count, uint64_t hmask, dup_fn on_dup,
-                         void *ctx)
+/* Indexes elements [from, count) in order, after [0, from); a repeated key is not
+ * indexed but handed to on_dup (which must be given when repeats are possible). Returns
+ * the number of repeats. The slot each key lands in is prefetched AHEAD keys early: for a
+ * million ids the slot array is far bigger than the cache and every insert is a miss. */
+static size_t index_fill(keyindex *ix, const char *base, size_t stride, size_t from, size_t count, uint64_t hmask,
+                         dup_fn on_dup, void *ctx)
 {
     enum { AHEAD = 8 };
     uint64_t ring[AHEAD];
     size_t ndup = 0;
-    for (size_t e = 0; e < count && e < AHEAD; e++) {
+    for (size_t e = from; e < count && e < from + AHEAD; e++) {
         const enc_slice *k = (const enc_slice *)(base + e * stride);
-        ring[e] = key_hash(k->p, k->n, hmask);
-        PREFETCH(&ix->slots[ring[e] & ix->mask]);
+        ring[e % AHEAD] = key_hash(k->p, k->n, hmask);
+        PREFETCH(&ix->slots[ring[e % AHEAD] & ix->mask]);
     }
-    for (size_t e = 0; e < count; e++) {
+    for (size_t e = from; e < count; e++) {
         uint64_t h = ring[e % AHEAD];
         if (e + AHEAD < count) {
             const enc_slice *k = (const enc_slice *)(base + (e + AHEAD) * stride);
@@ -260,7 +261,7 @@ static enc_status index_build(keyindex *ix, const char *base, size_t stride, siz
     enc_free(ix->slots);
     ix->slots = slots;
     ix->mask = nslots - 1;
-    index_fill(ix, base, stride, count, hmask, NULL, NULL);
+    index_fill(ix, base, stride, 0, count, hmask, NULL, NULL);
     return ENC_OK;
 }
 
@@ -312,17 +313,24 @@ static const char *store(dimtab *t, size_t *next_block, const char *p, size_t n)
     return d;
 }
 
-/* ---- prefaulting on a second thread ---------------------------------------------- */
+/* ---- a helper thread for big tables ------------------------------------------------ */
 
 /* A big table's arrays are fresh memory, and on a VM the first touch of a page costs
  * more than the loading does with it (the kernel zeroes it, and the host may have to back
- * it first: bench/RESULTS.md, session 6). While the loader fills the row arrays front
- * to back, a helper thread faults them in from the back (MADV_POPULATE_WRITE, which
+ * it first: bench/RESULTS.md, session 6). While the loader reads rows into the arrays
+ * front to back, a helper thread faults them in from the back (MADV_POPULATE_WRITE, which
  * never changes what a page holds, so it may run beside the writes) until it meets the
- * loader, then zeroes the index array, allocated up front for the row bound, which
- * index_rows takes once the helper is joined. The work is the same; what changes is
- * that the other core does about half of it. */
+ * loader; then it zeroes the index array, allocated up front for the row bound, and
+ * indexes the ids of the rows read so far, following the loader as it publishes them
+ * (every HELPER_PUBLISH rows). It finds repeated ids exactly as index_fill would, in row
+ * order, and only lists them: index_rows folds them in on the loader's thread (the
+ * warnings come from there, in order). Once all rows are read the loader stops the helper
+ * and indexes what it has not reached (on a busy machine the helper may have had little
+ * of the other core). When the helper's index does not fit the final row count (blank
+ * lines made the bound too high) or it ran out of memory, index_rows builds the index
+ * itself, as it did before (bench/RESULTS.md, session 6). */
 #define PREFAULT_STEP ((size_t)2 << 20)
+#define HELPER_PUBLISH 4096
 
 typedef struct {
     char *base;          /* page-aligned start of the region */
@@ -331,17 +339,33 @@ typedef struct {
 } prefault_region;
 
 typedef struct {
+    size_t e, f; /* row e repeats the id of row f */
+} dup_pair;
+
+typedef struct {
     pthread_t thread;
     bool running;
     prefault_region reg[2];   /* the rows, the rows' first lines */
-    atomic_size_t rows_done;  /* the loader's progress, published every few thousand rows */
-    atomic_bool stop;         /* the loader is done with the rows */
-    slot *slots;              /* the index array to zero, or NULL */
-    size_t nslots;
-    bool zeroed;
-} prefault;
+    atomic_size_t published;  /* rows the loader has finished with the id of */
+    atomic_bool all_read;     /* published is final */
+    atomic_bool stop;         /* the loader takes over (or failed): return */
+    const char *rows;
+    size_t row_size;
+    uint64_t hmask;
+    keyindex ix;              /* slots for the bound, or NULL */
+    bool zeroed;              /* ix.slots are all zero but for the rows indexed */
+    size_t indexed;           /* rows the helper has indexed */
+    bool failed;              /* out of memory for the pairs, or the rows moved: no index */
+    dup_pair *dups;
+    size_t ndups, cap_dups;
+} helper;
 
-static prefault_region page_region(void *p, size_t n, size_t per_row)
+static bool stopped(helper *h)
+{
+    return atomic_load_explicit(&h->stop, memory_order_relaxed);
+}
+
+static prefault_region page_region(const void *p, size_t n, size_t per_row)
 {
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
@@ -349,13 +373,13 @@ static prefault_region page_region(void *p, size_t n, size_t per_row)
 }
 
 /* Faults reg in from its end, a step at a time, while it stays ahead of the loader. */
-static void populate_back(prefault *pf, const prefault_region *reg)
+static void populate_back(helper *h, const prefault_region *reg)
 {
 #ifdef MADV_POPULATE_WRITE
     size_t end = reg->len;
-    while (end > 0 && !atomic_load_explicit(&pf->stop, memory_order_relaxed)) {
+    while (end > 0 && !stopped(h)) {
         size_t start = end > PREFAULT_STEP ? end - PREFAULT_STEP : 0;
-        size_t reached = atomic_load_explicit(&pf->rows_done, memory_order_relaxed) * reg->per_row;
+        size_t reached = atomic_load_explicit(&h->published, memory_order_relaxed) * reg->per_row;
         if (start <= reached + PREFAULT_STEP)
             break;
         if (madvise(reg->base + start, end - start, MADV_POPULATE_WRITE) != 0)
@@ -363,60 +387,143 @@ static void populate_back(prefault *pf, const prefault_region *reg)
         end = start;
     }
 #else
-    (void)pf;
+    (void)h;
     (void)reg;
 #endif
 }
 
-static void *prefault_main(void *arg)
+static void on_dup_pair(void *ctx, size_t e, size_t f)
 {
-    prefault *pf = arg;
+    helper *h = ctx;
+    if (h->ndups == h->cap_dups) {
+        size_t cap = h->cap_dups ? h->cap_dups * 2 : 64;
+        dup_pair *grown = enc_realloc(h->dups, cap * sizeof *grown);
+        if (!grown) {
+            h->failed = true;
+            return;
+        }
+        h->dups = grown;
+        h->cap_dups = cap;
+    }
+    h->dups[h->ndups++] = (dup_pair){e, f};
+}
+
+/* Indexes the rows as the loader publishes them, a few thousand at a time, until all are
+ * in or the loader says stop (it then indexes the rest itself: helper_finish). */
+static void index_follow(helper *h)
+{
+    while (!stopped(h) && !h->failed) {
+        bool last = atomic_load_explicit(&h->all_read, memory_order_acquire);
+        size_t n = atomic_load_explicit(&h->published, memory_order_acquire);
+        if (h->indexed < n) {
+            size_t to = n - h->indexed > HELPER_PUBLISH ? h->indexed + HELPER_PUBLISH : n;
+            index_fill(&h->ix, h->rows, h->row_size, h->indexed, to, h->hmask, on_dup_pair, h);
+            h->indexed = to;
+        } else if (last) {
+            return;
+        } else { /* the loader publishes a few thousand rows every few tenths of a ms */
+            struct timespec ts = {0, 50 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void *helper_main(void *arg)
+{
+    helper *h = arg;
     for (int i = 0; i < 2; i++)
-        populate_back(pf, &pf->reg[i]);
-    if (pf->slots)
-        memset(pf->slots, 0, pf->nslots * sizeof *pf->slots);
-    pf->zeroed = true;
+        populate_back(h, &h->reg[i]);
+    if (!h->ix.slots)
+        return NULL;
+    char *z = (char *)h->ix.slots;
+    size_t len = (h->ix.mask + 1) * sizeof *h->ix.slots;
+    for (size_t o = 0; o < len; o += PREFAULT_STEP) {
+        if (stopped(h))
+            return NULL; /* not zeroed: the loader makes its own index */
+        memset(z + o, 0, len - o < PREFAULT_STEP ? len - o : PREFAULT_STEP);
+    }
+    h->zeroed = true;
+    index_follow(h);
     return NULL;
 }
 
 /* Allocates the index array for `bound` rows and starts the helper on it and on the row
  * arrays, for tables big enough to matter. Nothing changes when either fails. */
-static void prefault_start(prefault *pf, char *rows, size_t *lines, size_t bound, size_t row_size)
+static void helper_start(helper *h, const dimtab *t, size_t *lines, size_t bound)
 {
-    memset(pf, 0, sizeof *pf);
-    if (bound * row_size < ENC_ALLOC_HUGE)
+    memset(h, 0, sizeof *h);
+    atomic_init(&h->published, 0);
+    atomic_init(&h->all_read, false);
+    atomic_init(&h->stop, false);
+    size_t rs = t->spec->row_size;
+    if (bound * rs < ENC_ALLOC_HUGE)
         return;
-    pf->nslots = slots_for(bound);
-    pf->slots = enc_malloc(pf->nslots * sizeof *pf->slots);
-    pf->reg[0] = page_region(rows, bound * row_size, row_size);
-    pf->reg[1] = page_region(lines, bound * sizeof *lines, sizeof *lines);
-    atomic_init(&pf->rows_done, 0);
-    atomic_init(&pf->stop, false);
-    pf->running = pthread_create(&pf->thread, NULL, prefault_main, pf) == 0;
+    h->rows = t->rows;
+    h->row_size = rs;
+    h->hmask = t->hmask;
+    h->ix.slots = enc_malloc(slots_for(bound) * sizeof *h->ix.slots);
+    h->ix.mask = slots_for(bound) - 1;
+    h->reg[0] = page_region(t->rows, bound * rs, rs);
+    h->reg[1] = page_region(lines, bound * sizeof *lines, sizeof *lines);
+    h->running = pthread_create(&h->thread, NULL, helper_main, h) == 0;
 }
 
-static inline void prefault_progress(prefault *pf, size_t rows)
+/* The loader has read `rows` rows (ids in place). */
+static inline void helper_progress(helper *h, size_t rows)
 {
-    if ((rows & 4095) == 0)
-        atomic_store_explicit(&pf->rows_done, rows, memory_order_relaxed);
+    if (rows % HELPER_PUBLISH == 0)
+        atomic_store_explicit(&h->published, rows, memory_order_release);
 }
 
-/* Joins the helper. Returns the zeroed index array when it has nslots slots (else frees
- * it): NULL when the caller must allocate its own. */
-static slot *prefault_finish(prefault *pf, size_t nslots)
+/* Tells the helper to stop, and waits for it. */
+static void helper_stop(helper *h)
 {
-    if (pf->running) {
-        atomic_store_explicit(&pf->stop, true, memory_order_relaxed);
-        pthread_join(pf->thread, NULL);
-        pf->running = false;
+    if (h->running) {
+        atomic_store_explicit(&h->stop, true, memory_order_relaxed);
+        pthread_join(h->thread, NULL);
+        h->running = false;
     }
-    slot *s = pf->slots;
-    pf->slots = NULL;
-    if (s && (pf->nslots != nslots || !pf->zeroed)) {
-        enc_free(s);
-        s = NULL;
+}
+
+/* The row arrays are about to move (never, as the bound is exact, but cheap to be sure
+ * of): the helper stops and its index is dropped. */
+static void helper_abandon(helper *h)
+{
+    helper_stop(h);
+    h->failed = true;
+}
+
+static void helper_all_read(helper *h, size_t rows)
+{
+    atomic_store_explicit(&h->published, rows, memory_order_release);
+    atomic_store_explicit(&h->all_read, true, memory_order_release);
+}
+
+/* Stops and joins the helper; the loader has read all `count` rows. When the helper's
+ * index is zeroed and has slots_for(count) slots, indexes the rows the helper has not
+ * reached (on a busy machine it may have had little of the other core), and returns true:
+ * *ix is the index and *dups (*ndups) the repeats found, both the caller's to free.
+ * Else frees everything and returns false. count == SIZE_MAX: just stop and free. */
+static bool helper_finish(helper *h, size_t count, keyindex *ix, dup_pair **dups, size_t *ndups)
+{
+    helper_stop(h);
+    bool ok = h->ix.slots && h->zeroed && !h->failed && count != SIZE_MAX && h->ix.mask + 1 == slots_for(count);
+    if (ok && h->indexed < count) {
+        index_fill(&h->ix, h->rows, h->row_size, h->indexed, count, h->hmask, on_dup_pair, h);
+        h->indexed = count;
+        ok = !h->failed;
     }
-    return s;
+    if (ok) {
+        *ix = h->ix;
+        *dups = h->dups;
+        *ndups = h->ndups;
+    } else {
+        enc_free(h->ix.slots);
+        enc_free(h->dups);
+    }
+    h->ix.slots = NULL;
+    h->dups = NULL;
+    return ok;
 }
 
 /* ---- loading ---------------------------------------------------------------------- */
@@ -438,7 +545,7 @@ typedef struct {
     uint32_t *phs;
     size_t pmask, pcap, plimit;
     uint16_t *prof_of; /* row_cap entries while profiling, else NULL */
-    prefault pf;
+    helper help;
 } loader;
 
 static void warnf(loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -742,6 +849,7 @@ static enc_status reserve_rows(loader *L, size_t need)
     if (need <= L->row_cap)
         return ENC_OK;
     size_t cap = L->row_cap * 2 > need ? L->row_cap * 2 : need;
+    helper_abandon(&L->help);
     char *rows = enc_realloc(t->rows, cap * t->spec->row_size);
     if (!rows)
         return ENC_ERROR;
@@ -777,7 +885,7 @@ static enc_status read_rows(loader *L, enc_csv *csv, enc_err *err)
         profiles_begin(L, bound) != ENC_OK)
         goto oom;
     if (bound <= PRESIZE_MAX) /* then the row arrays never move */
-        prefault_start(&L->pf, t->rows, L->first_line, bound, spec->row_size);
+        helper_start(&L->help, t, L->first_line, bound);
 
     for (;;) {
         enc_csv_row r;
@@ -818,10 +926,11 @@ static enc_status read_rows(loader *L, enc_csv *csv, enc_err *err)
         memcpy(row, &key, sizeof key);
         L->first_line[t->count] = r.line;
         t->count++;
-        prefault_progress(&L->pf, t->count);
+        helper_progress(&L->help, t->count);
         if (fill_row(L, row, colidx, &r) != ENC_OK || profiles_add(L, t->count - 1) != ENC_OK)
             goto oom;
     }
+    helper_all_read(&L->help, t->count);
     return ENC_OK;
 oom:
     return enc_err_set(err, "out of memory loading %s '%s' (%zu rows so far)", spec->file, L->name, t->count);
@@ -854,14 +963,20 @@ static void on_dup_row(void *ctx, size_t e, size_t f)
 static enc_status index_rows(loader *L, enc_err *err)
 {
     dimtab *t = L->t;
-    size_t rs = t->spec->row_size;
-    t->ix.slots = prefault_finish(&L->pf, slots_for(t->count));
-    if (!t->ix.slots)
+    size_t rs = t->spec->row_size, ndup;
+    dup_pair *dups = NULL;
+    if (helper_finish(&L->help, t->count, &t->ix, &dups, &ndup)) {
+        for (size_t i = 0; i < ndup; i++) /* as index_fill would have, in the same order */
+            on_dup_row(L, dups[i].e, dups[i].f);
+        enc_free(dups);
+    } else {
         t->ix.slots = enc_calloc(slots_for(t->count), sizeof *t->ix.slots);
-    if (!t->ix.slots)
-        goto oom;
-    t->ix.mask = slots_for(t->count) - 1;
-    if (index_fill(&t->ix, t->rows, rs, t->count, t->hmask, on_dup_row, L) > 0) {
+        if (!t->ix.slots)
+            goto oom;
+        t->ix.mask = slots_for(t->count) - 1;
+        ndup = index_fill(&t->ix, t->rows, rs, 0, t->count, t->hmask, on_dup_row, L);
+    }
+    if (ndup > 0) {
         size_t live = 0;
         for (size_t e = 0; e < t->count; e++) {
             enc_slice id;
@@ -929,7 +1044,12 @@ static enc_status dimtab_load(dimtab *t, const table_spec *spec, enc_csv *csv, c
     L.phs = NULL;
     if (st == ENC_OK)
         st = index_rows(&L, err);
-    enc_free(prefault_finish(&L.pf, 0)); /* when read_rows failed */
+    if (st != ENC_OK) { /* read_rows failed: the helper's work is dropped */
+        keyindex none;
+        dup_pair *nodups;
+        size_t n;
+        helper_finish(&L.help, SIZE_MAX, &none, &nodups, &n);
+    }
     if (st == ENC_OK)
         profiles_finish(&L);
     if (st == ENC_OK && L.warn && L.nwarn > ENC_DIM_MAX_WARNINGS) {
