@@ -29,6 +29,7 @@
 #include "sql_hll.h"
 #include "sqlite_ckpt.h"
 #include "timestamp.h"
+#include "trace.h"
 #include "user_index.h"
 
 typedef struct {
@@ -654,7 +655,9 @@ static void sq_close(void *ctx)
     /* The WAL's committed frames are copied into the database on the checkpointer's
      * thread while this one folds; sqlite3_close then checkpoints only the fold's pages. */
     enc_ckpt_request(c->ckpt);
+    int64_t t = enc_trace_start();
     fold_pending(c);
+    enc_trace_end("s.fold", t, 0, 0);
     enc_ckpt_stop(c->ckpt); /* before the close, whose own final checkpoint then finds no other connection */
     c->ckpt = NULL;
     sqlite3_finalize(c->ins_row);
@@ -673,8 +676,10 @@ static void sq_close(void *ctx)
     for (size_t i = 0; i < c->npositions; i++)
         enc_free((char *)c->positions[i].key);
     enc_free(c->positions);
+    t = enc_trace_start();
     if (c->db)
-        sqlite3_close(c->db);
+        sqlite3_close(c->db); /* checkpoints the fold's pages */
+    enc_trace_end("s.close", t, 0, 0);
     c->db = NULL;
     if (c->lock_fd > 0)
         close(c->lock_fd); /* releases the flock */
