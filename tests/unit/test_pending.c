@@ -1,6 +1,7 @@
 /* Unit tests for pending: compaction merges made on a thread of their own (pending.c)
  * leave the same sums, the same age order and levels as in place; a rollback forgets a
- * merge that read a rolled-back pack; a fold cancels the day's merge. */
+ * merge that read a rolled-back pack; a fold cancels the day's merge; a fold's multi-row
+ * inserts land every row, and a failed one rolls back whole. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -191,11 +192,123 @@ static void test_fold_cancels_merge(void)
     sqlite3_close(db);
 }
 
+/* A pack of n keys k000.. on DAY: key i has i + 1 plays, a title when i is odd. */
+static void make_wide_pack(enc_buf *out, int n)
+{
+    enc_buf_init(out, 1 << 20);
+    enc_pack_begin(out, (size_t)n);
+    for (int k = 0; k < n; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%03d", k);
+        enc_buf sk;
+        enc_buf_init(&sk, 1 << 16);
+        enc_hll_serialize_one(0x9e3779b97f4a7c15ull * (uint64_t)(k + 1), &sk);
+        enc_pack_entry e = {{key, strlen(key)}, k + 1, 2 * k, {sk.data, sk.len}, {NULL, 0}, {NULL, 0}};
+        if (k % 2)
+            e.title = (enc_slice){"t", 1};
+        enc_pack_put(out, &e);
+        enc_buf_free(&sk);
+    }
+}
+
+/* A daily row of DAY in dimension song with a one-listener sketch. */
+static void put_daily(sqlite3 *db, const char *key, int64_t plays, const char *title)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, "INSERT INTO T_DAILY VALUES ('song', ?1, '2024-10-04', ?2, 0, ?3, ?4, NULL)", -1, &st,
+                       NULL);
+    enc_buf sk;
+    enc_buf_init(&sk, 1 << 16);
+    enc_hll_serialize_one(12345, &sk);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, plays);
+    sqlite3_bind_blob(st, 3, sk.data, (int)sk.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, title, -1, SQLITE_STATIC);
+    T_CHECK(sqlite3_step(st) == SQLITE_DONE);
+    sqlite3_finalize(st);
+    enc_buf_free(&sk);
+}
+
+/* A fold inserts its rows 16 per statement and the rest one by one (pending.c): every
+ * count around those sizes lands whole, with the daily rows already there merged in. */
+static void test_fold_inserts_every_row(void)
+{
+    static const int counts[] = {1, 15, 16, 17, 31, 32, 33, 300};
+    for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+        int n = counts[c];
+        sqlite3 *db = open_db();
+        enc_pending *p = NULL;
+        enc_err err;
+        T_CHECK(enc_pending_open(db, "T", &p, &err) == ENC_OK);
+        put_daily(db, "k000", 100, NULL);
+        put_daily(db, "zzz", 7, "old");
+        enc_buf b;
+        make_wide_pack(&b, n);
+        sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        T_CHECK(enc_pending_append(p, "song", DAY, (enc_slice){b.data, b.len}, &err) == ENC_OK);
+        T_CHECK(enc_pending_fold_through(p, DAY, &err) == ENC_OK);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        enc_buf_free(&b);
+        T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING") == 0);
+        T_CHECK(sql_int(db, "SELECT count(*) FROM T_DAILY") == n + 1);
+        T_CHECK(sql_int(db, "SELECT count(*) FROM T_DAILY WHERE key <> 'zzz' AND key <> 'k000' AND "
+                            "(plays <> CAST(substr(key, 2) AS INTEGER) + 1 OR seconds <> 2 * CAST(substr(key, 2) "
+                            "AS INTEGER) OR (title IS NULL) = (CAST(substr(key, 2) AS INTEGER) % 2 = 1) "
+                            "OR length(listeners) = 0)") == 0);
+        T_CHECK(sql_int(db, "SELECT plays FROM T_DAILY WHERE key = 'k000'") == 101);
+        T_CHECK(sql_int(db, "SELECT plays FROM T_DAILY WHERE key = 'zzz' AND title = 'old'") == 7);
+        enc_pending_free(p);
+        sqlite3_close(db);
+    }
+}
+
+/* An insert failing in the middle of a 16-row statement (INSERT OR FAIL keeps the rows
+ * before it): the fold reports it, and the rollback of its transaction leaves the day's
+ * daily rows and packs as they were. */
+static void test_failed_fold_rolls_back_whole(void)
+{
+    sqlite3 *db = open_db();
+    enc_pending *p = NULL;
+    enc_err err;
+    T_CHECK(enc_pending_open(db, "T", &p, &err) == ENC_OK);
+    put_daily(db, "k000", 100, NULL);
+    enc_buf b;
+    make_wide_pack(&b, 40);
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    T_CHECK(enc_pending_append(p, "song", DAY, (enc_slice){b.data, b.len}, &err) == ENC_OK);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    enc_buf_free(&b);
+    T_CHECK(sqlite3_exec(db, "CREATE TRIGGER no_k020 BEFORE INSERT ON T_DAILY WHEN new.key = 'k020' "
+                             "BEGIN SELECT RAISE(FAIL, 'refused'); END",
+                         NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    T_CHECK(enc_pending_fold_through(p, DAY, &err) != ENC_OK);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_DAILY WHERE key BETWEEN 'k016' AND 'k019'") == 4); /* kept by FAIL */
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    enc_pending_rollback(p);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_DAILY") == 1);
+    T_CHECK(sql_int(db, "SELECT plays FROM T_DAILY") == 100);
+    T_CHECK(pending_plays(db) == 40 * 41 / 2);
+    T_CHECK(sqlite3_exec(db, "DROP TRIGGER no_k020", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    enc_status s = enc_pending_fold_through(p, DAY, &err);
+    if (s != ENC_OK)
+        fprintf(stderr, "  fold: %s\n", err.msg);
+    T_CHECK(s == ENC_OK);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_DAILY") == 40);
+    T_CHECK(sql_int(db, "SELECT sum(plays) FROM T_DAILY") == 100 + 40 * 41 / 2);
+    enc_pending_free(p);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     T_RUN(test_merges_keep_sums_and_order);
     T_RUN(test_two_dimensions_take_turns);
     T_RUN(test_rollback_forgets_merge);
     T_RUN(test_fold_cancels_merge);
+    T_RUN(test_fold_inserts_every_row);
+    T_RUN(test_failed_fold_rolls_back_whole);
     return t_summary("test_pending");
 }
