@@ -1037,7 +1037,7 @@ static enc_status dimtab_load(dimtab *t, const table_spec *spec, enc_csv *csv, c
         st = enc_err_set(err, "out of memory loading %s '%s'", spec->file, name);
     else
         st = read_rows(&L, csv, err);
-    enc_csv_close(csv); /* before the index is built: less memory at the peak */
+    enc_csv_close(csv); /* before the index is finished: the mapping is not needed past the read */
     enc_free(L.vals);
     enc_free(L.vix.slots);
     enc_free(L.phs); /* the profiles are numbered */
