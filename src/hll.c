@@ -654,6 +654,20 @@ static void sort_entries(uint32_t *e, size_t n, uint32_t *tmp)
         memcpy(e, src, n * sizeof *e);
 }
 
+/* Appends the dense blob of entries e[0..n) (any order, repeats allowed). */
+static enc_status serialize_dense(const uint32_t *e, size_t n, enc_buf *out)
+{
+    uint8_t *regs = enc_calloc(REGS, 1);
+    if (!regs)
+        return ENC_ERROR;
+    for (size_t i = 0; i < n; i++)
+        dense_add_entry(regs, e[i]);
+    enc_hll h = {.dense = 1, .u.regs = regs};
+    enc_status st = enc_hll_serialize(&h, out);
+    enc_free(regs);
+    return st;
+}
+
 /* Appends the blob of sorted entries e[0..n): one entry per index (the last of each run,
  * its largest rank), dense past ENC_HLL_SPARSE_MAX indexes. Drops the repeats in e. */
 static enc_status serialize_sorted(uint32_t *e, size_t n, enc_buf *out)
@@ -670,15 +684,7 @@ static enc_status serialize_sorted(uint32_t *e, size_t n, enc_buf *out)
         enc_hll h = {.n = (uint16_t)k, .sorted = (uint16_t)k, .cap = INLINE_N + 1, .u.heap = e};
         return enc_hll_serialize(&h, out);
     }
-    uint8_t *regs = enc_calloc(REGS, 1);
-    if (!regs)
-        return ENC_ERROR;
-    for (size_t i = 0; i < k; i++)
-        dense_add_entry(regs, e[i]);
-    enc_hll h = {.dense = 1, .u.regs = regs};
-    enc_status st = enc_hll_serialize(&h, out);
-    enc_free(regs);
-    return st;
+    return serialize_dense(e, k, out);
 }
 
 /* Whether e[0..n) holds more than ENC_HLL_SPARSE_MAX distinct indexes, found with a set
@@ -706,15 +712,7 @@ static bool many_indexes(const uint32_t *e, size_t n)
 enc_status enc_hll_serialize_entries(uint32_t *e, size_t n, uint32_t *tmp, enc_buf *out)
 {
     if (n > ENC_HLL_SPARSE_MAX && many_indexes(e, n)) {
-        uint8_t *regs = enc_calloc(REGS, 1);
-        if (!regs)
-            return ENC_ERROR;
-        for (size_t i = 0; i < n; i++)
-            dense_add_entry(regs, e[i]);
-        enc_hll h = {.dense = 1, .u.regs = regs};
-        enc_status st = enc_hll_serialize(&h, out);
-        enc_free(regs);
-        return st;
+        return serialize_dense(e, n, out);
     }
     if (n > 0)
         sort_entries(e, n, tmp);
