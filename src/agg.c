@@ -26,7 +26,7 @@
 #include "timestamp.h"
 
 typedef struct {
-    uint64_t word; /* key_word() of the key */
+    uint64_t word; /* enc_key_word() of the key */
     const char *p; /* the key's bytes, as the group's first row had them */
     uint32_t n;
     int32_t day;
@@ -155,26 +155,6 @@ const enc_agg_pack *enc_agg_pack_at(const enc_agg *a, size_t i)
 }
 
 /* ---- adding rows ---------------------------------------------------------------------- */
-
-/* The key's bytes as one word: with the length, exact for keys of up to 8 bytes (the
- * first and last four bytes overlap below 8, the first, middle and last one below 4);
- * the first 8 bytes of longer keys. */
-static uint64_t key_word(const char *p, size_t n)
-{
-    uint64_t w = 0;
-    if (n >= 8) {
-        memcpy(&w, p, 8);
-    } else if (n >= 4) {
-        uint32_t lo, hi;
-        memcpy(&lo, p, 4);
-        memcpy(&hi, p + n - 4, 4);
-        w = lo | (uint64_t)hi << 32;
-    } else if (n > 0) {
-        w = (uint64_t)(unsigned char)p[0] | (uint64_t)(unsigned char)p[n / 2] << 8 |
-            (uint64_t)(unsigned char)p[n - 1] << 16;
-    }
-    return w;
-}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -308,7 +288,7 @@ static enc_status add_chunk(enc_agg *a, const enc_row *rows, size_t m)
             q->key = r->text[dim_col[d]];
             if (!q->key.p)
                 continue;
-            q->word = key_word(q->key.p, q->key.n);
+            q->word = enc_key_word(q->key.p, q->key.n);
             q->hash = key_hash(q->word, q->key.p, q->key.n, day[i], d);
             __builtin_prefetch(&a->tab[d].slots[q->hash & (a->tab[d].nslots - 1)]);
         }
@@ -372,17 +352,6 @@ static int cmp_groups(uint32_t ia, uint32_t ib, void *arg)
 /* Days since 1970 plus this are positive and below 2^23 for years 0001-9999. */
 #define DAY_BIAS 719163
 
-/* The first 8 bytes of the key as a big-endian number, zero-padded (enc_sort_prefix). */
-static uint64_t key_prefix(const char *p, size_t n)
-{
-    if (n >= 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        return __builtin_bswap64(v);
-    }
-    return enc_sort_prefix(p, n);
-}
-
 /* The sink's key order by two stable radix sorts: on the key's first 8 bytes, then on
  * (dimension rank, day, the number of the first group with those 8 bytes), so that
  * items with equal sort keys are exactly the groups that share (dimension, day, first 8
@@ -395,7 +364,7 @@ static void sort_order(enc_agg *a)
         if (i + 8 < a->n)
             __builtin_prefetch(a->groups[i + 8].key);
         uint32_t dim_day = (uint32_t)dim_rank[g->dim] << 24 | ((uint32_t)(g->day + DAY_BIAS) & 0xffffff);
-        o[i] = (enc_sort_item){key_prefix(g->key, g->key_n), (uint32_t)i, dim_day};
+        o[i] = (enc_sort_item){enc_sort_prefix(g->key, g->key_n), (uint32_t)i, dim_day};
     }
     enc_radix_sort(o, o + a->n, a->n);
     uint64_t prev = 0;

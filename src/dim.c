@@ -40,7 +40,7 @@
 #define PROFILES_MAX 65536                    /* join profiles per table: numbered in 16 bits */
 
 typedef struct {
-    uint64_t pre;  /* first 8 bytes of the key, see key_prefix */
+    uint64_t pre;  /* the key as one word, see enc_key_word */
     uint16_t tag;  /* see key_tag */
     uint16_t prof; /* the row's join profile number (tables with profiles), else 0 */
     uint32_t row;  /* row index + 1; 0 = empty slot */
@@ -132,27 +132,6 @@ void enc_dim_test_hash_bits(unsigned bits)
 
 /* ---- keys and the index ---------------------------------------------------------- */
 
-/* Injective for keys of equal length <= 8 (every byte lands somewhere), independent of
- * byte order. For longer keys it is just the first 8 bytes. */
-static inline uint64_t key_prefix(const char *p, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    uint64_t v;
-    if (n >= 8) {
-        memcpy(&v, s, 8);
-    } else if (n >= 4) {
-        uint32_t lo, hi;
-        memcpy(&lo, s, 4);
-        memcpy(&hi, s + n - 4, 4);
-        v = lo | (uint64_t)hi << 32;
-    } else if (n > 0) {
-        v = s[0] | (uint64_t)s[n >> 1] << 8 | (uint64_t)s[n - 1] << 16;
-    } else {
-        v = 0;
-    }
-    return v;
-}
-
 /* 12 bits of the hash's top and the key length capped at 15. For keys of up to 8 bytes
  * the length and `pre` decide equality; for longer ones the hash bits spare most
  * compares of keys that share their first 8 bytes (1 in 4,096 of those reads the row). */
@@ -173,7 +152,7 @@ static inline uint32_t index_find(const keyindex *ix, const char *base, size_t s
                                   uint64_t h, size_t *at)
 {
     uint16_t tag = key_tag(h, n);
-    uint64_t pre = key_prefix(key, n);
+    uint64_t pre = enc_key_word(key, n);
     const slot *slots = ix->slots;
     size_t mask = ix->mask;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
@@ -194,7 +173,7 @@ static inline uint32_t index_find(const keyindex *ix, const char *base, size_t s
 
 static void index_put(keyindex *ix, size_t at, const char *key, size_t n, uint64_t h, size_t elem)
 {
-    ix->slots[at] = (slot){key_prefix(key, n), key_tag(h, n), 0, (uint32_t)(elem + 1)};
+    ix->slots[at] = (slot){enc_key_word(key, n), key_tag(h, n), 0, (uint32_t)(elem + 1)};
 }
 
 /* The slot count that holds `need` elements at a load factor <= 0.7. */

@@ -98,10 +98,25 @@ static void test_long_runs_of_equal_prefixes(void)
     T_CHECK(sorted);
 }
 
+/* The prefix is the first 8 bytes read big-endian, zero-padded, on both of its paths
+ * (the one-load path for 8 bytes or more, the byte loop below 8). */
+static void test_prefix_is_the_first_eight_bytes_big_endian(void)
+{
+    const char key[] = "\x01\x82\x03\xf4\x05\x06\x07\xf8\x09\x0a\x0b\x0c";
+    for (size_t n = 0; n <= 12; n++) {
+        uint64_t want = 0;
+        for (size_t i = 0; i < 8; i++)
+            want = want << 8 | (i < n ? (unsigned char)key[i] : 0);
+        T_CHECK(enc_sort_prefix(key, n) == want);
+    }
+    T_CHECK(enc_sort_prefix(key, 12) == 0x018203f4050607f8ULL);
+}
+
 int main(void)
 {
     T_RUN(test_matches_a_stable_comparison_sort);
     T_RUN(test_prefix_and_ties_give_string_order);
     T_RUN(test_long_runs_of_equal_prefixes);
+    T_RUN(test_prefix_is_the_first_eight_bytes_big_endian);
     return t_summary("radix");
 }
