@@ -8,8 +8,8 @@
  * plays are its bucket's size), orders the groups by the sink's key, and writes each
  * group's sketch from its bucket of entries (enc_hll_serialize_entries) straight into
  * its (dimension, day)'s pack. Every array is kept across resets (the next batch reuses
- * warm memory); a slot is in use only while it carries the current generation, so a
- * reset clears no table.
+ * warm memory), those of the scratch across the aggs that share it; a slot is in use only
+ * while it carries the current generation, so taking the scratch clears no table.
  */
 #include "agg.h"
 
@@ -55,23 +55,34 @@ typedef struct {
     int64_t seconds;
 } tally;
 
-struct enc_agg {
+/* The arrays an agg needs from its first enc_agg_add_rows after a reset to its
+ * enc_agg_sort: everything but the sorted entries and packs the writer reads later. */
+struct enc_agg_scratch {
     key_table tab[ENC_AGG_NDIMS];
     uint32_t gen;
     group *groups; /* by group id, in first-seen order */
     tally *tally;  /* by group id */
-    size_t n, cap;
-    enc_agg_entry *out; /* after sort: the entries in key order (out_cap) */
-    size_t *blob_at;    /* after sort: where entry i's sketch went in packed */
-    size_t out_cap;
+    size_t cap;
     uint64_t *pairs; /* group id << 32 | sketch entry, one per (row, dimension) */
-    size_t npairs, pairs_cap;
-    uint32_t *ents; /* after sort: the pairs' entries bucketed by group; then as much scratch */
+    size_t pairs_cap;
+    uint32_t *ents; /* during the sort: the pairs' entries bucketed by group; then as much scratch */
     size_t ents_cap;
-    enc_sort_item *order; /* after sort: groups in key order (2 * order_cap items) */
+    enc_sort_item *order; /* during the sort: groups in key order (2 * order_cap items) */
     size_t order_cap;
-    enc_buf packed; /* after sort: every pack's blob */
+    size_t *blob_at; /* during the sort: where entry i's sketch went in packed */
+    size_t blob_at_cap;
     enc_buf sketch; /* one group's sketch */
+    const enc_agg *owner; /* the agg between its first add and its sort, or NULL */
+};
+
+struct enc_agg {
+    enc_agg_scratch *ws; /* shared, or own_ws */
+    bool own_ws;
+    size_t n;      /* groups */
+    size_t npairs; /* pairs in ws */
+    enc_agg_entry *out; /* after sort: the entries in key order (out_cap) */
+    size_t out_cap;
+    enc_buf packed; /* after sort: every pack's blob */
     enc_agg_pack *packs;
     size_t npacks, packs_cap;
     bool sorted;
@@ -86,50 +97,91 @@ const char *enc_agg_dim_name(enc_agg_dim d)
 
 enum { BLOBS_CAP = 1 << 30 }; /* a batch's packs: far below this (a dense sketch is 12 KiB) */
 
-enc_agg *enc_agg_new(void)
+enc_agg_scratch *enc_agg_scratch_new(void)
+{
+    enc_agg_scratch *w = enc_calloc(1, sizeof *w);
+    if (w)
+        enc_buf_init(&w->sketch, BLOBS_CAP);
+    return w;
+}
+
+void enc_agg_scratch_free(enc_agg_scratch *w)
+{
+    if (!w)
+        return;
+    for (int d = 0; d < ENC_AGG_NDIMS; d++)
+        enc_free(w->tab[d].slots);
+    enc_free(w->groups);
+    enc_free(w->tally);
+    enc_free(w->pairs);
+    enc_free(w->ents);
+    enc_free(w->order);
+    enc_free(w->blob_at);
+    enc_buf_free(&w->sketch);
+    enc_free(w);
+}
+
+enc_agg *enc_agg_new(enc_agg_scratch *shared)
 {
     enc_agg *a = enc_calloc(1, sizeof(enc_agg));
-    if (a) {
-        a->gen = 1;
-        enc_buf_init(&a->packed, BLOBS_CAP);
-        enc_buf_init(&a->sketch, BLOBS_CAP);
+    if (!a)
+        return NULL;
+    a->ws = shared ? shared : enc_agg_scratch_new();
+    a->own_ws = !shared;
+    if (!a->ws) {
+        enc_free(a);
+        return NULL;
     }
+    enc_buf_init(&a->packed, BLOBS_CAP);
     return a;
+}
+
+/* Takes the scratch for a's rows: its tables start empty (a new generation; after 2^32 - 1
+ * of them the tables are cleared once). false: another agg holds it. */
+static bool acquire(enc_agg *a)
+{
+    enc_agg_scratch *w = a->ws;
+    if (w->owner == a)
+        return true;
+    if (w->owner)
+        return false;
+    w->owner = a;
+    for (int d = 0; d < ENC_AGG_NDIMS; d++)
+        w->tab[d].used = 0;
+    if (++w->gen == 0) {
+        for (int d = 0; d < ENC_AGG_NDIMS; d++)
+            if (w->tab[d].slots)
+                memset(w->tab[d].slots, 0, w->tab[d].nslots * sizeof(slot));
+        w->gen = 1;
+    }
+    return true;
+}
+
+static void release(enc_agg *a)
+{
+    if (a->ws->owner == a)
+        a->ws->owner = NULL;
 }
 
 void enc_agg_reset(enc_agg *a)
 {
+    release(a);
     a->n = 0;
     a->npairs = 0;
     a->npacks = 0;
     a->sorted = false;
     enc_buf_reset(&a->packed);
-    enc_buf_reset(&a->sketch);
-    for (int d = 0; d < ENC_AGG_NDIMS; d++)
-        a->tab[d].used = 0;
-    if (++a->gen == 0) { /* after 2^32 - 1 batches: clear the tables once */
-        for (int d = 0; d < ENC_AGG_NDIMS; d++)
-            if (a->tab[d].slots)
-                memset(a->tab[d].slots, 0, a->tab[d].nslots * sizeof(slot));
-        a->gen = 1;
-    }
 }
 
 void enc_agg_free(enc_agg *a)
 {
     if (!a)
         return;
-    for (int d = 0; d < ENC_AGG_NDIMS; d++)
-        enc_free(a->tab[d].slots);
-    enc_free(a->groups);
-    enc_free(a->tally);
+    release(a);
+    if (a->own_ws)
+        enc_agg_scratch_free(a->ws);
     enc_free(a->out);
-    enc_free(a->blob_at);
-    enc_free(a->pairs);
-    enc_free(a->ents);
-    enc_free(a->order);
     enc_buf_free(&a->packed);
-    enc_buf_free(&a->sketch);
     enc_free(a->packs);
     enc_free(a);
 }
@@ -175,7 +227,7 @@ static uint64_t key_hash(uint64_t word, const char *p, size_t n, int32_t day, in
 /* Makes room in d's table for `more` new keys at a load of at most one half. */
 static enc_status reserve_slots(enc_agg *a, int d, size_t more)
 {
-    key_table *t = &a->tab[d];
+    key_table *t = &a->ws->tab[d];
     size_t ns = t->nslots ? t->nslots : 1024;
     while ((t->used + more) * 2 > ns)
         ns *= 2;
@@ -186,10 +238,10 @@ static enc_status reserve_slots(enc_agg *a, int d, size_t more)
         return ENC_ERROR;
     for (size_t i = 0; i < t->nslots; i++) {
         const slot *o = &t->slots[i];
-        if (o->gen != a->gen)
+        if (o->gen != a->ws->gen)
             continue;
         size_t j = key_hash(o->word, o->p, o->n, o->day, d) & (ns - 1);
-        while (s[j].gen == a->gen)
+        while (s[j].gen == a->ws->gen)
             j = (j + 1) & (ns - 1);
         s[j] = *o;
     }
@@ -201,15 +253,15 @@ static enc_status reserve_slots(enc_agg *a, int d, size_t more)
 
 static enc_status grow_groups(enc_agg *a)
 {
-    size_t cap = a->cap ? a->cap * 2 : 4096;
-    group *g = enc_realloc(a->groups, cap * sizeof *g);
+    size_t cap = a->ws->cap ? a->ws->cap * 2 : 4096;
+    group *g = enc_realloc(a->ws->groups, cap * sizeof *g);
     if (g)
-        a->groups = g;
-    tally *t = g ? enc_realloc(a->tally, cap * sizeof *t) : NULL;
+        a->ws->groups = g;
+    tally *t = g ? enc_realloc(a->ws->tally, cap * sizeof *t) : NULL;
     if (!t)
         return ENC_ERROR;
-    a->tally = t;
-    a->cap = cap;
+    a->ws->tally = t;
+    a->ws->cap = cap;
     return ENC_OK;
 }
 
@@ -222,22 +274,22 @@ typedef struct {
 /* The group of (d, day, key), created for row r when new; UINT32_MAX when out of memory. */
 static uint32_t find_or_add(enc_agg *a, int d, const probe *pr, int32_t day, const enc_row *r)
 {
-    key_table *t = &a->tab[d];
+    key_table *t = &a->ws->tab[d];
     size_t mask = t->nslots - 1, n = pr->key.n;
     const char *p = pr->key.p;
     slot *s;
     for (size_t i = pr->hash & mask;; i = (i + 1) & mask) {
         s = &t->slots[i];
-        if (s->gen != a->gen)
+        if (s->gen != a->ws->gen)
             break;
         if (s->word == pr->word && s->n == n && s->day == day &&
             (n <= 8 || s->p == p || memcmp(s->p + 8, p + 8, n - 8) == 0))
             return s->gid;
     }
-    if (a->n == a->cap && grow_groups(a) != ENC_OK)
+    if (a->n == a->ws->cap && grow_groups(a) != ENC_OK)
         return UINT32_MAX;
     uint32_t gid = (uint32_t)a->n++;
-    group *g = &a->groups[gid];
+    group *g = &a->ws->groups[gid];
     *g = (group){.key = p, .key_n = (uint32_t)n, .day = day, .dim = (enc_agg_dim)d};
     if (d == ENC_AGG_SONG) {
         enc_slice ti = r->text[ENC_COL_TITLE], ar = r->text[ENC_COL_ARTIST];
@@ -246,24 +298,24 @@ static uint32_t find_or_add(enc_agg *a, int d, const probe *pr, int32_t day, con
         g->artist = ar.p;
         g->artist_n = (uint32_t)ar.n;
     }
-    a->tally[gid] = (tally){0, 0, 0};
-    *s = (slot){pr->word, p, (uint32_t)n, day, gid, a->gen};
+    a->ws->tally[gid] = (tally){0, 0, 0};
+    *s = (slot){pr->word, p, (uint32_t)n, day, gid, a->ws->gen};
     t->used++;
     return gid;
 }
 
 static enc_status reserve_pairs(enc_agg *a, size_t more)
 {
-    if (a->npairs + more <= a->pairs_cap)
+    if (a->npairs + more <= a->ws->pairs_cap)
         return ENC_OK;
-    size_t cap = a->pairs_cap ? a->pairs_cap : 4096;
+    size_t cap = a->ws->pairs_cap ? a->ws->pairs_cap : 4096;
     while (cap < a->npairs + more)
         cap *= 2;
-    uint64_t *p = enc_realloc(a->pairs, cap * sizeof *p);
+    uint64_t *p = enc_realloc(a->ws->pairs, cap * sizeof *p);
     if (!p)
         return ENC_ERROR;
-    a->pairs = p;
-    a->pairs_cap = cap;
+    a->ws->pairs = p;
+    a->ws->pairs_cap = cap;
     return ENC_OK;
 }
 
@@ -290,7 +342,7 @@ static enc_status add_chunk(enc_agg *a, const enc_row *rows, size_t m)
                 continue;
             q->word = enc_key_word(q->key.p, q->key.n);
             q->hash = key_hash(q->word, q->key.p, q->key.n, day[i], d);
-            __builtin_prefetch(&a->tab[d].slots[q->hash & (a->tab[d].nslots - 1)]);
+            __builtin_prefetch(&a->ws->tab[d].slots[q->hash & (a->ws->tab[d].nslots - 1)]);
         }
     }
     for (size_t i = 0; i < m; i++) {
@@ -302,9 +354,9 @@ static enc_status add_chunk(enc_agg *a, const enc_row *rows, size_t m)
             uint32_t gid = find_or_add(a, d, &pr[i][d], day[i], r);
             if (gid == UINT32_MAX)
                 return ENC_ERROR;
-            a->tally[gid].plays++;
-            a->tally[gid].seconds += secs;
-            a->pairs[a->npairs++] = (uint64_t)gid << 32 | entry[i];
+            a->ws->tally[gid].plays++;
+            a->ws->tally[gid].seconds += secs;
+            a->ws->pairs[a->npairs++] = (uint64_t)gid << 32 | entry[i];
         }
     }
     return ENC_OK;
@@ -316,6 +368,8 @@ enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *
         return enc_err_set(err, "aggregate deltas added after they were sorted");
     if (n > UINT32_MAX / ENC_AGG_NDIMS || a->npairs + n * ENC_AGG_NDIMS > UINT32_MAX)
         return enc_err_set(err, "too many rows in one batch to aggregate");
+    if (n && !acquire(a))
+        return enc_err_set(err, "internal error: aggregate scratch shared by two batches at once");
     if (reserve_pairs(a, n * ENC_AGG_NDIMS) != ENC_OK)
         return enc_err_set(err, "out of memory aggregating a batch");
     for (size_t i = 0; i < n; i += CHUNK) {
@@ -358,11 +412,11 @@ static int cmp_groups(uint32_t ia, uint32_t ib, void *arg)
  * bytes), which enc_sort_ties orders by cmp_groups. aux keeps (dimension rank, day). */
 static void sort_order(enc_agg *a)
 {
-    enc_sort_item *o = a->order;
+    enc_sort_item *o = a->ws->order;
     for (size_t i = 0; i < a->n; i++) {
-        const group *g = &a->groups[i];
+        const group *g = &a->ws->groups[i];
         if (i + 8 < a->n)
-            __builtin_prefetch(a->groups[i + 8].key);
+            __builtin_prefetch(a->ws->groups[i + 8].key);
         uint32_t dim_day = (uint32_t)dim_rank[g->dim] << 24 | ((uint32_t)(g->day + DAY_BIAS) & 0xffffff);
         o[i] = (enc_sort_item){enc_sort_prefix(g->key, g->key_n), (uint32_t)i, dim_day};
     }
@@ -376,7 +430,7 @@ static void sort_order(enc_agg *a)
         o[i].key = (uint64_t)o[i].aux << 32 | run;
     }
     enc_radix_sort(o, o + a->n, a->n);
-    enc_sort_ties(o, a->n, cmp_groups, a->groups);
+    enc_sort_ties(o, a->n, cmp_groups, a->ws->groups);
 }
 
 /* The groups' totals and names into out, in key order (a gather with nothing between the
@@ -386,9 +440,9 @@ static void gather_and_bucket(enc_agg *a)
 {
     uint32_t at = 0;
     for (size_t k = 0; k < a->n; k++) {
-        uint32_t gi = a->order[k].idx;
-        const group *g = &a->groups[gi];
-        tally *t = &a->tally[gi];
+        uint32_t gi = a->ws->order[k].idx;
+        const group *g = &a->ws->groups[gi];
+        tally *t = &a->ws->tally[gi];
         a->out[k] = (enc_agg_entry){.dim = g->dim, .day = g->day, .key = {g->key, g->key_n}, .plays = t->plays,
                                     .seconds = t->seconds, .title = {g->title, g->title ? g->title_n : 0},
                                     .artist = {g->artist, g->artist ? g->artist_n : 0}};
@@ -396,8 +450,8 @@ static void gather_and_bucket(enc_agg *a)
         at += t->plays;
     }
     for (size_t i = 0; i < a->npairs; i++) {
-        uint64_t p = a->pairs[i];
-        a->ents[a->tally[p >> 32].start++] = (uint32_t)p;
+        uint64_t p = a->ws->pairs[i];
+        a->ws->ents[a->ws->tally[p >> 32].start++] = (uint32_t)p;
     }
 }
 
@@ -420,12 +474,12 @@ static enc_status push_pack(enc_agg *a, enc_agg_dim dim, int64_t day, size_t end
 static enc_status put_entry(enc_agg *a, size_t k, size_t at)
 {
     enc_agg_entry *e = &a->out[k];
-    enc_buf_reset(&a->sketch);
-    if (enc_hll_serialize_entries(a->ents + at, (size_t)e->plays, a->ents + a->ents_cap + at, &a->sketch) != ENC_OK)
+    enc_buf_reset(&a->ws->sketch);
+    if (enc_hll_serialize_entries(a->ws->ents + at, (size_t)e->plays, a->ws->ents + a->ws->ents_cap + at, &a->ws->sketch) != ENC_OK)
         return ENC_ERROR;
-    enc_pack_entry pe = {e->key, e->plays, e->seconds, {a->sketch.data, a->sketch.len}, e->title, e->artist};
-    e->listeners_blob.n = a->sketch.len;
-    return enc_pack_put_at(&a->packed, &pe, &a->blob_at[k]);
+    enc_pack_entry pe = {e->key, e->plays, e->seconds, {a->ws->sketch.data, a->ws->sketch.len}, e->title, e->artist};
+    e->listeners_blob.n = a->ws->sketch.len;
+    return enc_pack_put_at(&a->packed, &pe, &a->ws->blob_at[k]);
 }
 
 /* One pack per run of sorted groups with the same (dimension, day); slices are set once
@@ -434,7 +488,7 @@ static enc_status pack_all(enc_agg *a)
 {
     size_t at = 0;
     for (size_t i = 0, j; i < a->n; i = j) {
-        for (j = i + 1; j < a->n && a->order[j].aux == a->order[i].aux; j++)
+        for (j = i + 1; j < a->n && a->ws->order[j].aux == a->ws->order[i].aux; j++)
             ;
         if (enc_pack_begin(&a->packed, j - i) != ENC_OK)
             return ENC_ERROR;
@@ -454,48 +508,50 @@ static enc_status pack_all(enc_agg *a)
         at = end;
     }
     for (size_t k = 0; k < a->n; k++)
-        a->out[k].listeners_blob.p = a->packed.data + a->blob_at[k];
+        a->out[k].listeners_blob.p = a->packed.data + a->ws->blob_at[k];
     return ENC_OK;
+}
+
+/* Makes *p hold at least n items of size sz (its contents are not kept), with a quarter
+ * to spare: batches differ by a few groups, and each growth by a few would be a new
+ * block of fresh pages (the page faults were a third of aggregation's cost). */
+static bool reserve(void **p, size_t *cap, size_t n, size_t sz)
+{
+    if (*cap >= n)
+        return true;
+    enc_free(*p);
+    n += n / 4;
+    *p = enc_malloc(n * sz);
+    *cap = *p ? n : 0;
+    return *p != NULL;
 }
 
 static enc_status reserve_sort(enc_agg *a)
 {
-    if (a->ents_cap < a->npairs) {
-        enc_free(a->ents);
-        a->ents = enc_malloc(2 * a->npairs * sizeof *a->ents);
-        a->ents_cap = a->ents ? a->npairs : 0;
-        if (!a->ents)
-            return ENC_ERROR;
-    }
-    if (a->order_cap < a->n) {
-        enc_free(a->order);
-        a->order = enc_malloc(2 * a->n * sizeof *a->order);
-        a->order_cap = a->order ? a->n : 0;
-        if (!a->order)
-            return ENC_ERROR;
-    }
-    if (a->out_cap < a->n) {
-        enc_free(a->out);
-        enc_free(a->blob_at);
-        a->out = enc_malloc(a->n * sizeof *a->out);
-        a->blob_at = enc_malloc(a->n * sizeof *a->blob_at);
-        a->out_cap = a->out && a->blob_at ? a->n : 0;
-        if (!a->out_cap)
-            return ENC_ERROR;
-    }
-    return ENC_OK;
+    enc_agg_scratch *w = a->ws;
+    size_t ents = 2 * w->ents_cap, order = 2 * w->order_cap;
+    bool ok = reserve((void **)&w->ents, &ents, 2 * a->npairs, sizeof *w->ents) &&
+              reserve((void **)&w->order, &order, 2 * a->n, sizeof *w->order) &&
+              reserve((void **)&w->blob_at, &w->blob_at_cap, a->n, sizeof *w->blob_at) &&
+              reserve((void **)&a->out, &a->out_cap, a->n, sizeof *a->out);
+    w->ents_cap = ents / 2; /* two halves: the buckets, then the serializer's scratch */
+    w->order_cap = order / 2;
+    return ok ? ENC_OK : ENC_ERROR;
 }
 
 enc_status enc_agg_sort(enc_agg *a)
 {
+    a->sorted = true;
     if (a->n == 0) { /* an empty batch: no order array yet, and NULL + 0 is UB */
-        a->sorted = true;
+        release(a);
         return ENC_OK;
     }
-    if (reserve_sort(a) != ENC_OK)
-        return ENC_ERROR;
-    sort_order(a);
-    gather_and_bucket(a);
-    a->sorted = true;
-    return pack_all(a);
+    enc_status s = reserve_sort(a);
+    if (s == ENC_OK) {
+        sort_order(a);
+        gather_and_bucket(a);
+        s = pack_all(a);
+    }
+    release(a); /* from here the agg reads only its own entries and packs */
+    return s;
 }

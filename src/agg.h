@@ -8,6 +8,15 @@
  * makes the aggregates exactly-once with the rows. Keys are slices borrowed from the
  * batch or the dimension tables. Owned by one batch; reset with it (an agg keeps its
  * memory across resets, so the next batch reuses it instead of touching fresh pages).
+ *
+ * Most of an agg's memory is needed only while its rows come and are sorted: the key
+ * tables, the groups, the (group, listener) pairs and the sort's arrays, together about
+ * three times the sorted entries and packs the sink reads afterwards. That part is an
+ * enc_agg_scratch, which aggs may share when one thread at a time fills and sorts them
+ * (the pipeline's batches: one is aggregated while the others wait or are written), so
+ * its pages are touched once per run instead of once per batch slot. An agg holds its
+ * scratch from its first enc_agg_add_rows after a reset to its enc_agg_sort; an add to
+ * an agg whose scratch another agg holds fails.
  */
 #ifndef ENC_AGG_H
 #define ENC_AGG_H
@@ -46,8 +55,14 @@ typedef struct {
 } enc_agg_pack;
 
 typedef struct enc_agg enc_agg;
+typedef struct enc_agg_scratch enc_agg_scratch;
 
-enc_agg *enc_agg_new(void);
+enc_agg_scratch *enc_agg_scratch_new(void);
+/* Frees w; every agg sharing it must be freed first. */
+void enc_agg_scratch_free(enc_agg_scratch *w);
+/* An agg using the shared scratch (borrowed: it must outlive the agg), or with a scratch
+ * of its own when shared is NULL. */
+enc_agg *enc_agg_new(enc_agg_scratch *shared);
 void enc_agg_free(enc_agg *a);
 void enc_agg_reset(enc_agg *a);
 enc_status enc_agg_add_rows(enc_agg *a, const enc_row *rows, size_t n, enc_err *err);

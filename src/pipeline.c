@@ -37,6 +37,7 @@ typedef struct {
     int64_t started_us;
     enc_dedup *dedup; /* reader thread only; NULL when the watermark is 0 */
     bool agg_early;   /* aggregate rows as they come (no rule can quarantine them later) */
+    enc_agg_scratch *agg_ws; /* every batch's agg shares it: one is filled and sorted at a time */
     bool agg_beside;  /* --once: aggregate a batch on its own thread while the writer writes it */
     enc_sort_item *sort_items; /* reader thread's scratch for sorting rows (owned): 2 * items_cap */
     size_t items_cap;
@@ -52,7 +53,7 @@ static bool stop_requested(const pipeline *p)
 
 /* ---- writer thread ------------------------------------------------------------ */
 
-static enc_status add_aggregates(enc_batch *b, size_t from, enc_err *err);
+static enc_status add_aggregates(enc_agg_scratch *ws, enc_batch *b, size_t from, enc_err *err);
 
 /* With --once the reader thread was the bottleneck, half of its time making aggregate
  * deltas, while the writer waited for batches. So with --once a sealed batch comes
@@ -63,6 +64,7 @@ static enc_status add_aggregates(enc_batch *b, size_t from, enc_err *err);
  * them itself. Watch mode keeps making them on the reader, as the records arrive. */
 typedef struct {
     enc_batch *b;
+    enc_agg_scratch *ws;
     bool early;   /* the reader made the deltas as the rows came: only sort them */
     pthread_t thread;
     bool running; /* started and not joined yet */
@@ -73,7 +75,7 @@ typedef struct {
 
 static void agg_make(agg_job *j)
 {
-    j->rc = j->early ? ENC_OK : add_aggregates(j->b, 0, &j->err);
+    j->rc = j->early ? ENC_OK : add_aggregates(j->ws, j->b, 0, &j->err);
     if (j->rc == ENC_OK && j->b->agg && enc_agg_sort(j->b->agg) != ENC_OK)
         j->rc = enc_err_set(&j->err, "out of memory sorting aggregates");
     j->done = true;
@@ -86,9 +88,9 @@ static void *agg_main(void *arg)
     return NULL;
 }
 
-static void agg_job_start(agg_job *j, enc_batch *b, bool early)
+static void agg_job_start(agg_job *j, enc_batch *b, enc_agg_scratch *ws, bool early)
 {
-    *j = (agg_job){.b = b, .early = early};
+    *j = (agg_job){.b = b, .ws = ws, .early = early};
     j->running = pthread_create(&j->thread, NULL, agg_main, j) == 0;
 }
 
@@ -150,7 +152,7 @@ static enc_status write_with_retry(pipeline *p, enc_batch *b, enc_err *err)
 {
     agg_job job, *jp = NULL;
     if (p->agg_beside) {
-        agg_job_start(&job, b, p->agg_early);
+        agg_job_start(&job, b, p->agg_ws, p->agg_early);
         jp = &job;
     }
     int64_t backoff_ms = 100;
@@ -441,9 +443,9 @@ typedef struct {
     size_t rows; /* rows deduplicated (and aggregated, when no quality rule may drop them) */
 } fill_mark;
 
-static enc_status add_aggregates(enc_batch *b, size_t from, enc_err *err)
+static enc_status add_aggregates(enc_agg_scratch *ws, enc_batch *b, size_t from, enc_err *err)
 {
-    if (!b->agg && !(b->agg = enc_agg_new()))
+    if (!b->agg && !(b->agg = enc_agg_new(ws)))
         return enc_err_set(err, "out of memory");
     size_t n = b->nrows - from;
     return n ? enc_agg_add_rows(b->agg, b->rows + from, n, err) : ENC_OK;
@@ -461,7 +463,7 @@ static enc_status process_new(pipeline *p, enc_batch *b, fill_mark *m, enc_err *
     m->recs = b->nrecs;
     if (p->dedup && drop_duplicates(p, b, m->rows, err) != ENC_OK)
         return ENC_ERROR;
-    if (p->agg_early && add_aggregates(b, m->rows, err) != ENC_OK)
+    if (p->agg_early && add_aggregates(p->agg_ws, b, m->rows, err) != ENC_OK)
         return ENC_ERROR;
     m->rows = b->nrows;
     return ENC_OK;
@@ -476,7 +478,7 @@ static enc_status seal(pipeline *p, enc_batch *b, enc_err *err)
     enc_trace_end("r.rules", t, (int64_t)b->nrows, (int64_t)b->npos);
     t = enc_trace_start();
     if (p->cfg->aggregates && !p->agg_beside) {
-        if (!p->agg_early && add_aggregates(b, 0, err) != ENC_OK)
+        if (!p->agg_early && add_aggregates(p->agg_ws, b, 0, err) != ENC_OK)
             return ENC_ERROR;
         if (b->agg && enc_agg_sort(b->agg) != ENC_OK)
             return enc_err_set(err, "out of memory sorting aggregates");
@@ -630,9 +632,14 @@ enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *
 {
     int64_t t0 = enc_mono_us();
     enc_trace_init();
+    /* With --once a batch's rows are aggregated on the agg thread with its sort, not as
+     * they come: the batches then share one scratch (agg.h), the queued ones hold only
+     * their rows. */
+    bool once = cfg->source_cfg.once;
     pipeline p = {.cfg = cfg, .started_us = t0,
-                  .agg_beside = cfg->aggregates && cfg->source_cfg.once,
-                  .agg_early = cfg->aggregates && (!cfg->quality || !enc_quality_may_quarantine(cfg->quality))};
+                  .agg_beside = cfg->aggregates && once,
+                  .agg_early = cfg->aggregates && !once &&
+                               (!cfg->quality || !enc_quality_may_quarantine(cfg->quality))};
     enc_batch batches[NBATCH];
     ptr_set files = {0};
     enc_status rc = ENC_ERROR;
@@ -652,7 +659,9 @@ enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *
         enc_batch_init(&batches[i]);
         p.q.free_list[p.q.nfree++] = &batches[i];
     }
-    if (!src_ctx || !p.sink_ctx) {
+    if (cfg->aggregates)
+        p.agg_ws = enc_agg_scratch_new();
+    if (!src_ctx || !p.sink_ctx || (cfg->aggregates && !p.agg_ws)) {
         enc_err_set(err, "out of memory");
         goto out;
     }
@@ -693,6 +702,7 @@ out:
         cfg->sink->close(p.sink_ctx);
     for (size_t i = 0; i < NBATCH; i++)
         enc_batch_free(&batches[i]);
+    enc_agg_scratch_free(p.agg_ws); /* after the batches' aggs, which borrow it */
     enc_free(files.slots);
     enc_dedup_free(p.dedup);
     enc_free(p.sort_items);

@@ -7,6 +7,8 @@
  * adding its listeners one by one; entries must come in the sink's key order, each
  * exactly once; every pack must hold exactly its run of entries. Run twice on one agg
  * (reset between), in one call and in many, so kept tables and their growth are used.
+ * Two aggs sharing one scratch take turns: each one's entries survive the other's use of
+ * it, and an add while the other holds it fails.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -164,7 +166,7 @@ static void test_against_naive(void)
 {
     enc_row *rows = malloc(NROWS * sizeof *rows);
     T_CHECK(rows != NULL);
-    enc_agg *a = enc_agg_new();
+    enc_agg *a = enc_agg_new(NULL);
     T_CHECK(a != NULL);
     enc_err err = {{0}};
     for (int round = 0; round < 3; round++) {
@@ -186,8 +188,42 @@ static void test_against_naive(void)
     free(rows);
 }
 
+static void test_shared_scratch(void)
+{
+    enc_row *rows = malloc(NROWS * sizeof *rows);
+    T_CHECK(rows != NULL);
+    make_rows(rows, NROWS);
+    size_t half = NROWS / 2;
+    enc_agg_scratch *w = enc_agg_scratch_new();
+    enc_agg *a = enc_agg_new(w), *b = enc_agg_new(w);
+    T_CHECK(w && a && b);
+    enc_err err = {{0}};
+    for (int round = 0; round < 2; round++) {
+        T_CHECK(enc_agg_add_rows(a, rows, 100, &err) == ENC_OK);
+        T_CHECK(enc_agg_add_rows(b, rows + half, 10, &err) == ENC_ERROR); /* a holds the scratch */
+        T_CHECK(strstr(err.msg, "two batches") != NULL);
+        T_CHECK(enc_agg_add_rows(a, rows + 100, half - 100, &err) == ENC_OK);
+        T_CHECK(enc_agg_sort(a) == ENC_OK); /* and lets it go */
+        T_CHECK(enc_agg_add_rows(b, rows + half, NROWS - half, &err) == ENC_OK);
+        T_CHECK(enc_agg_sort(b) == ENC_OK);
+        check_agg(a, rows, half); /* a's entries and packs are its own */
+        check_agg(b, rows + half, NROWS - half);
+        enc_agg_reset(a);
+        enc_agg_reset(b);
+    }
+    T_CHECK(enc_agg_add_rows(a, rows, 10, &err) == ENC_OK);
+    enc_agg_reset(a); /* a reset lets the scratch go too */
+    T_CHECK(enc_agg_add_rows(b, rows + 10, 20, &err) == ENC_OK && enc_agg_sort(b) == ENC_OK);
+    check_agg(b, rows + 10, 20);
+    enc_agg_free(a);
+    enc_agg_free(b);
+    enc_agg_scratch_free(w);
+    free(rows);
+}
+
 int main(void)
 {
     T_RUN(test_against_naive);
+    T_RUN(test_shared_scratch);
     return t_summary("agg");
 }
