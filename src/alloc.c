@@ -10,17 +10,23 @@
  * half (bench/RESULTS.md, session 3). Only a hint: where the kernel has no huge page to
  * give, nothing changes but the page size.
  *
- * Freed big blocks are kept for reuse (up to ALLOC_CACHE_BYTES in ALLOC_CACHE_SLOTS
- * blocks): every micro-batch allocates its arena and row arrays again, and fresh memory
- * costs the kernel's zeroing of each huge page on first touch — 12 % of the reader
- * thread's samples on a 1M-event run before (bench/RESULTS.md, session 4). A kept block
- * stays mapped and still reachable from here, so leak checkers do not count it.
+ * Freed big blocks used to be kept for reuse (up to 128 MiB), when every micro-batch
+ * allocated its arena and row arrays again; batches now keep theirs, and the kept blocks
+ * had become the pending merges' buffers, which only held up to 128 MiB more resident
+ * for no fewer page faults (bench/RESULTS.md, session 8): freed blocks go back at once.
+ *
+ * glibc's malloc raises its mmap threshold to the size of each mapped block freed (up
+ * to 32 MiB), after which blocks that size come from the per-thread arenas, whose freed
+ * memory stays in the process scattered between live blocks: over a 50M-event run the
+ * resident set crept from ~750 to ~870 MiB (the merges of pending packs run on threads
+ * of their own, each block a different size). enc_alloc_init fixes the threshold at
+ * ENC_ALLOC_HUGE: the big blocks, which this file manages anyway, always get mappings
+ * of their own, and the run stays at 650-770 MiB after its first day (bench/RESULTS.md,
+ * session 8).
  */
 #include "alloc.h"
 
 #include <malloc.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,58 +65,9 @@ static void *advise_huge(void *p, size_t n)
     return p;
 }
 
-/* ---- freed big blocks kept for reuse ---- */
-
-enum { ALLOC_CACHE_SLOTS = 16 };
-#define ALLOC_CACHE_BYTES ((size_t)128 << 20)
-
-static struct {
-    void *p;
-    size_t cap; /* malloc_usable_size */
-} cache[ALLOC_CACHE_SLOTS];
-static size_t cache_n, cache_bytes;
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* The smallest kept block of at least n bytes and at most 2n (a much bigger one would
- * hold memory the caller does not use); NULL when there is none. */
-static void *cache_take(size_t n)
+void enc_alloc_init(void)
 {
-    void *p = NULL;
-    pthread_mutex_lock(&cache_lock);
-    size_t best = cache_n;
-    for (size_t i = 0; i < cache_n; i++) {
-        if (cache[i].cap >= n && cache[i].cap / 2 <= n && (best == cache_n || cache[i].cap < cache[best].cap))
-            best = i;
-    }
-    if (best < cache_n) {
-        p = cache[best].p;
-        cache_bytes -= cache[best].cap;
-        cache[best] = cache[--cache_n];
-    }
-    pthread_mutex_unlock(&cache_lock);
-    return p;
-}
-
-/* Keeps p (a big block) when there is room; false when the caller must free it. */
-static bool cache_put(void *p, size_t cap)
-{
-    pthread_mutex_lock(&cache_lock);
-    bool kept = cache_n < ALLOC_CACHE_SLOTS && cap <= ALLOC_CACHE_BYTES - cache_bytes;
-    if (kept) {
-        cache[cache_n].p = p;
-        cache[cache_n++].cap = cap;
-        cache_bytes += cap;
-    }
-    pthread_mutex_unlock(&cache_lock);
-    return kept;
-}
-
-size_t enc_alloc_kept_bytes(void)
-{
-    pthread_mutex_lock(&cache_lock);
-    size_t n = cache_bytes;
-    pthread_mutex_unlock(&cache_lock);
-    return n;
+    mallopt(M_MMAP_THRESHOLD, (int)ENC_ALLOC_HUGE);
 }
 
 /* A big block starts on a 2 MiB boundary and is rounded up to whole 2 MiB pages, so that
@@ -125,9 +82,6 @@ static void *malloc_big(size_t n)
     if (n > SIZE_MAX - HUGE_PAGE)
         return NULL;
     n = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1); /* and its tail is a whole huge page */
-    void *kept = cache_take(n);
-    if (kept)
-        return kept;
     return posix_memalign(&p, HUGE_PAGE, n) == 0 ? advise_huge(p, n) : NULL;
 }
 
@@ -190,10 +144,5 @@ char *enc_strdup(const char *s)
 
 void enc_free(void *p)
 {
-    if (!p)
-        return;
-    size_t cap = malloc_usable_size(p);
-    bool big = cap >= ENC_ALLOC_HUGE && ((uintptr_t)p & (HUGE_PAGE - 1)) == 0; /* from malloc_big */
-    if (!big || !cache_put(p, cap))
-        free(p);
+    free(p);
 }

@@ -20,8 +20,9 @@ char *enc_strndup(const char *s, size_t n);
 char *enc_strdup(const char *s);
 void enc_free(void *p);
 
-/* Bytes of freed big blocks kept for reuse (at most 128 MiB). */
-size_t enc_alloc_kept_bytes(void);
+/* For a long-running process, once at start: malloc then serves every block of
+ * ENC_ALLOC_HUGE or more from a mapping of its own, returned whole when freed (alloc.c). */
+void enc_alloc_init(void);
 
 /* Test hook: after `n` more successful allocations, every allocation fails.
  * n < 0 switches failure injection off (the default). Not thread-safe: tests only. */

@@ -2,6 +2,7 @@
 #include "buf.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,14 +16,14 @@ void enc_buf_init(enc_buf *b, size_t cap)
     b->cap = cap;
 }
 
-static enc_status reserve(enc_buf *b, size_t extra)
+static enc_status grow(enc_buf *b, size_t extra, bool exact)
 {
     if (extra > b->cap || b->len > b->cap - extra)
         return ENC_ERROR;
     size_t need = b->len + extra + 1;
     if (need <= b->alloc)
         return ENC_OK;
-    size_t alloc = b->alloc ? b->alloc : 256;
+    size_t alloc = exact ? need : b->alloc ? b->alloc : 256;
     while (alloc < need)
         alloc *= 2;
     char *d = enc_realloc(b->data, alloc);
@@ -31,6 +32,16 @@ static enc_status reserve(enc_buf *b, size_t extra)
     b->data = d;
     b->alloc = alloc;
     return ENC_OK;
+}
+
+static enc_status reserve(enc_buf *b, size_t extra)
+{
+    return grow(b, extra, false);
+}
+
+enc_status enc_buf_reserve(enc_buf *b, size_t n)
+{
+    return grow(b, n, true);
 }
 
 enc_status enc_buf_append(enc_buf *b, const void *p, size_t n)

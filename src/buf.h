@@ -25,6 +25,10 @@ enc_status enc_buf_appendf(enc_buf *b, const char *fmt, ...) __attribute__((form
 /* Appends s as a JSON string literal, quotes included, escaping as RFC 8259 requires;
  * bytes that are not UTF-8 become U+FFFD so the result is always valid JSON. */
 enc_status enc_buf_append_json_string(enc_buf *b, const char *s, size_t n);
+/* Makes room for n more bytes in one allocation of exactly that size (appends grow by
+ * doubling, which for a buffer of known size allocates, touches and frees every power
+ * of two below it). ENC_ERROR past cap or when out of memory. */
+enc_status enc_buf_reserve(enc_buf *b, size_t n);
 void enc_buf_reset(enc_buf *b);
 void enc_buf_free(enc_buf *b);
 

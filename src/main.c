@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cmd.h"
 
 typedef struct {
@@ -29,6 +30,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    enc_alloc_init();
     if (argc < 2) {
         usage(stderr);
         return ENC_EXIT_USAGE;

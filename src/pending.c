@@ -26,6 +26,7 @@ struct enc_pending {
     sqlite3_stmt *day_packs, *daily_rows, *daily_del, *daily_ins; /* folding one (dimension, day) */
     sqlite3_stmt *daily_ins_many; /* FOLD_ROWS_PER_INSERT daily rows in one statement */
     sqlite3_stmt *level_rows, *del_row, *ins_at;                    /* merging one level (below) */
+    sqlite3_stmt *sizes; /* the packs of (dimension, day[, level]): how many, how many bytes */
     merge_job *jobs; /* the merge in flight (at most one; a list for the cancelling code) */
 };
 
@@ -63,6 +64,21 @@ typedef struct {
     size_t *end; /* pack i is bytes[end[i-1], end[i]) */
     size_t n, cap;
 } day_packs;
+
+/* Makes room for n more packs of bytes in all, so that reading them copies each once
+ * into one block (a 40 MB level's packs appended by doubling would touch 124 MiB). */
+static enc_status packs_reserve(day_packs *d, size_t n, size_t bytes, enc_err *err)
+{
+    if (d->n + n > d->cap) {
+        size_t *ne = enc_realloc(d->end, (d->n + n) * sizeof *ne);
+        if (!ne)
+            return enc_err_set(err, "out of memory merging pending deltas");
+        d->end = ne;
+        d->cap = d->n + n;
+    }
+    return enc_buf_reserve(&d->bytes, bytes) == ENC_OK ? ENC_OK
+                                                       : enc_err_set(err, "out of memory merging pending deltas");
+}
 
 static enc_status packs_push(day_packs *d, const void *p, size_t n, enc_err *err)
 {
@@ -338,6 +354,9 @@ enc_status enc_pending_open(sqlite3 *db, const char *table, enc_pending **out, e
         prepare(db, table, &p->ins_at, true, err,
                 "INSERT INTO \"%s_PENDING\" (rowid, dimension, day, level, deltas) VALUES (?,?,?,?,?)") ||
         prepare(db, table, &p->del, true, err, "DELETE FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2") ||
+        prepare(db, table, &p->sizes, true, err,
+                "SELECT count(*), total(length(deltas)) FROM \"%s_PENDING\" WHERE dimension = ?1 AND day = ?2 "
+                "AND (?3 < 0 OR level = ?3)") ||
         prepare(db, table, &p->days_upto, true, err,
                 "SELECT DISTINCT dimension, day FROM \"%s_PENDING\" WHERE day <= ?1 ORDER BY 1, 2") ||
         prepare(db, table, &p->day_packs, true, err,
@@ -365,7 +384,7 @@ void enc_pending_free(enc_pending *p)
         return;
     cancel_jobs(p);
     sqlite3_stmt *all[] = {p->ins,       p->count,     p->del,       p->days_upto,  p->day_packs, p->daily_rows,
-                           p->daily_del, p->daily_ins, p->level_rows, p->del_row, p->ins_at, p->daily_ins_many};
+                           p->daily_del, p->daily_ins, p->level_rows, p->del_row, p->ins_at, p->daily_ins_many, p->sizes};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     enc_free(p);
@@ -481,10 +500,31 @@ static enc_status daily_as_pack(enc_pending *p, const char *dim, const char day[
     return s;
 }
 
+/* Makes room in d for the packs of (dim, day[, level when >= 0]). */
+static enc_status reserve_packs(enc_pending *p, const char *dim, const char day[11], int level, day_packs *d,
+                                enc_err *err)
+{
+    sqlite3_stmt *st = p->sizes;
+    sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, level);
+    int rc = sqlite3_step(st);
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    double bytes = rc == SQLITE_ROW ? sqlite3_column_double(st, 1) : 0; /* total(): exact below 2^53 */
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return fail(p->db, rc, "sizing pending deltas", err);
+    if (n <= 0 || bytes < 0 || bytes > DAY_PACKS_CAP)
+        return ENC_OK; /* nothing to read, or more than a day may hold: packs_push says so */
+    return packs_reserve(d, (size_t)n, (size_t)bytes, err);
+}
+
 /* Pushes the packs st selects for (dim, day[, level when >= 0]) onto d, oldest first. */
 static enc_status read_packs(enc_pending *p, sqlite3_stmt *st, const char *dim, const char day[11], int level,
                              day_packs *d, enc_err *err)
 {
+    if (reserve_packs(p, dim, day, level, d, err) != ENC_OK)
+        return ENC_ERROR;
     sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
     if (level >= 0)
@@ -594,7 +634,8 @@ struct merge_job {
     int level;
     int64_t *rowids; /* the packs merged, oldest first */
     day_packs in;
-    enc_buf out;     /* the merged pack (rc ENC_OK) */
+    enc_buf out;     /* the merged pack (rc ENC_OK) from out_at: its entries written after */
+    size_t out_at;   /* PACK_HEADER_MAX bytes, its header then put in front of them */
     size_t nout;     /* its entries */
     enc_status rc;
     enc_err err;
@@ -613,18 +654,41 @@ static void job_free(merge_job *j)
     enc_free(j);
 }
 
+/* A pack's header: its version byte and its entry count as a varint (pack.h). */
+#define PACK_HEADER_MAX 11
+
+/* Writes the merged entries into j->out after room for the header, then the header just
+ * before them: the pack is built in place, in one block as large as the packs merged
+ * (merging only shrinks them, but for sketches turning dense). */
+static enc_status merge_into_out(merge_job *j)
+{
+    static const char room[PACK_HEADER_MAX];
+    if (enc_buf_reserve(&j->out, PACK_HEADER_MAX + j->in.bytes.len) != ENC_OK ||
+        enc_buf_append(&j->out, room, sizeof room) != ENC_OK)
+        return enc_err_set(&j->err, "out of memory compacting pending deltas");
+    pack_out o = {.body = j->out, .n = 0};
+    enc_status s = merge_packs(&j->in, j->day, put_merged, &o, &j->err);
+    j->out = o.body;
+    j->nout = o.n;
+    if (s != ENC_OK || o.n == 0)
+        return s;
+    enc_buf head;
+    enc_buf_init(&head, PACK_HEADER_MAX);
+    if (enc_pack_begin(&head, o.n) != ENC_OK) {
+        enc_buf_free(&head);
+        return enc_err_set(&j->err, "internal error: a pack header over %d bytes", PACK_HEADER_MAX);
+    }
+    j->out_at = PACK_HEADER_MAX - head.len;
+    memcpy(j->out.data + j->out_at, head.data, head.len);
+    enc_buf_free(&head);
+    return ENC_OK;
+}
+
 static void merge_job_run(merge_job *j)
 {
-    pack_out o = {.n = 0};
-    enc_buf_init(&o.body, DAY_PACKS_CAP);
     int64_t t = enc_trace_start();
-    j->rc = merge_packs(&j->in, j->day, put_merged, &o, &j->err);
-    if (j->rc == ENC_OK && o.n > 0 &&
-        (enc_pack_begin(&j->out, o.n) != ENC_OK || enc_buf_append(&j->out, o.body.data, o.body.len) != ENC_OK))
-        j->rc = enc_err_set(&j->err, "out of memory compacting pending deltas");
-    j->nout = o.n;
+    j->rc = merge_into_out(j);
     enc_trace_end("m.merge", t, j->level, (int64_t)j->dim[0]);
-    enc_buf_free(&o.body);
     atomic_store_explicit(&j->done, true, memory_order_release);
 }
 
@@ -691,6 +755,10 @@ static enc_status start_job(enc_pending *p, const char *dim, const char day[11],
     j->level = level;
     enc_buf_init(&j->in.bytes, DAY_PACKS_CAP);
     enc_buf_init(&j->out, DAY_PACKS_CAP);
+    if (reserve_packs(p, dim, day, level, &j->in, err) != ENC_OK) {
+        job_free(j);
+        return ENC_ERROR;
+    }
     sqlite3_stmt *st = p->level_rows;
     sqlite3_bind_text(st, 1, dim, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, day, 10, SQLITE_STATIC);
@@ -749,7 +817,7 @@ static enc_status apply_job(enc_pending *p, const merge_job *j, enc_err *err)
     sqlite3_bind_text(st, 2, j->dim, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, j->day, 10, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, j->level + 1);
-    sqlite3_bind_blob64(st, 5, j->out.data, j->out.len, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 5, j->out.data + j->out_at, j->out.len - j->out_at, SQLITE_STATIC);
     return step_done(p->db, st, "appending pending deltas", err);
 }
 

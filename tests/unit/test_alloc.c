@@ -82,62 +82,11 @@ static void test_big_blocks_aligned(void)
     enc_free(c);
 }
 
-/* A freed big block is handed out again for a request it fits (no fresh pages), calloc
- * from it is still all zero, and a request far smaller than it does not take it. */
-static void test_big_blocks_reused(void)
-{
-    size_t n = ENC_ALLOC_HUGE * 2;
-    unsigned char *p = enc_malloc(n);
-    T_CHECK(p != NULL);
-    memset(p, 0x5a, n);
-    enc_free(p);
-    unsigned char *q = enc_calloc(1, n);
-    T_CHECK(q == p);
-    T_CHECK(q && all_bytes(q, n, 0));
-    unsigned char *r = enc_malloc(n); /* the kept one is in use: a new block */
-    T_CHECK(r != NULL && r != q);
-    enc_free(q);
-    unsigned char *big = enc_malloc(ENC_ALLOC_HUGE * 5); /* more than twice n: not q's */
-    T_CHECK(big != NULL && big != q);
-    unsigned char *again = enc_malloc(n - 100);
-    T_CHECK(again == q);
-    enc_free(again);
-    enc_free(big);
-    enc_free(r);
-}
-
-/* What is kept is bounded: freeing 40 blocks of 4 MiB keeps some, at most 128 MiB, and
- * releases the rest; all can be allocated again afterwards. */
-static void test_kept_blocks_bounded(void)
-{
-    enum { N = 40 };
-    void *b[N];
-    size_t before = enc_alloc_kept_bytes(); /* what earlier tests left */
-    for (int i = 0; i < N; i++) {
-        b[i] = enc_malloc(ENC_ALLOC_HUGE);
-        T_CHECK(b[i] != NULL);
-    }
-    for (int i = 0; i < N; i++)
-        enc_free(b[i]);
-    size_t kept = enc_alloc_kept_bytes();
-    T_CHECK(kept >= before + ENC_ALLOC_HUGE);
-    T_CHECK(kept <= (size_t)128 << 20);
-    for (int i = 0; i < N; i++) {
-        b[i] = enc_malloc(ENC_ALLOC_HUGE);
-        T_CHECK(b[i] != NULL);
-    }
-    T_CHECK(enc_alloc_kept_bytes() <= before); /* the blocks kept here went back into use */
-    for (int i = 0; i < N; i++)
-        enc_free(b[i]);
-}
-
 int main(void)
 {
     T_RUN(test_realloc_growth_keeps_contents);
     T_RUN(test_calloc_big_is_zero);
     T_RUN(test_failure_injection_reaches_big_blocks);
     T_RUN(test_big_blocks_aligned);
-    T_RUN(test_big_blocks_reused);
-    T_RUN(test_kept_blocks_bounded);
     return t_summary("test_alloc");
 }

@@ -43,10 +43,29 @@ static void test_cap_is_enforced(void)
     enc_buf_free(&b);
 }
 
+/* A reservation allocates once, exactly: appends within it never move the bytes. */
+static void test_reserve_is_exact(void)
+{
+    enc_buf b;
+    enc_buf_init(&b, 100000);
+    T_CHECK(enc_buf_append(&b, "ab", 2) == ENC_OK);
+    T_CHECK(enc_buf_reserve(&b, 70000) == ENC_OK);
+    T_CHECK(b.alloc == 2 + 70000 + 1 && b.len == 2);
+    const char *at = b.data;
+    for (int i = 0; i < 7000; i++)
+        T_CHECK(enc_buf_append(&b, "0123456789", 10) == ENC_OK);
+    T_CHECK(b.data == at && b.len == 70002 && memcmp(b.data, "ab0123", 6) == 0);
+    T_CHECK(enc_buf_reserve(&b, 0) == ENC_OK && b.data == at); /* room enough: nothing moves */
+    T_CHECK(enc_buf_reserve(&b, 100000) == ENC_ERROR);         /* past the cap */
+    T_CHECK(enc_buf_append(&b, "x", 1) == ENC_OK && b.len == 70003); /* past the reservation: grows */
+    enc_buf_free(&b);
+}
+
 int main(void)
 {
     T_RUN(test_json_escapes);
     T_RUN(test_json_replaces_invalid_utf8);
     T_RUN(test_cap_is_enforced);
+    T_RUN(test_reserve_is_exact);
     return t_summary("buf");
 }

@@ -192,14 +192,15 @@ static void test_fold_cancels_merge(void)
     sqlite3_close(db);
 }
 
-/* A pack of n keys k000.. on DAY: key i has i + 1 plays, a title when i is odd. */
+/* A pack of n keys k000.. (k00000.. past 1000, to stay in order) on DAY: key i has i + 1
+ * plays, a title when i is odd. */
 static void make_wide_pack(enc_buf *out, int n)
 {
     enc_buf_init(out, 1 << 20);
     enc_pack_begin(out, (size_t)n);
     for (int k = 0; k < n; k++) {
         char key[16];
-        snprintf(key, sizeof key, "k%03d", k);
+        snprintf(key, sizeof key, n > 1000 ? "k%05d" : "k%03d", k);
         enc_buf sk;
         enc_buf_init(&sk, 1 << 16);
         enc_hll_serialize_one(0x9e3779b97f4a7c15ull * (uint64_t)(k + 1), &sk);
@@ -208,6 +209,42 @@ static void make_wide_pack(enc_buf *out, int n)
             e.title = (enc_slice){"t", 1};
         enc_pack_put(out, &e);
         enc_buf_free(&sk);
+    }
+}
+
+/* A merged pack is built in place behind room for its header (pending.c): with 200 keys
+ * (a 2-byte count) and 20,000 (3 bytes) the merged pack reads back whole. */
+static void test_merge_of_wide_packs(void)
+{
+    static const int widths[] = {200, 20000};
+    for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+        int n = widths[w];
+        sqlite3 *db = open_db();
+        enc_pending *p = NULL;
+        enc_err err;
+        T_CHECK(enc_pending_open(db, "T", &p, &err) == ENC_OK);
+        enc_buf b;
+        make_wide_pack(&b, n);
+        int batches = 0;
+        while (batches < ENC_PENDING_FOLD_AT + 6 &&
+               (batches <= ENC_PENDING_FOLD_AT || sql_int(db, "SELECT count(*) FROM T_PENDING WHERE level = 1") == 0)) {
+            sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+            T_CHECK(enc_pending_append(p, "song", DAY, (enc_slice){b.data, b.len}, &err) == ENC_OK);
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            batches++;
+            usleep(50000); /* room for the merge thread */
+        }
+        enc_buf_free(&b);
+        T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING WHERE level = 1") == 1);
+        int64_t per_pack = (int64_t)n * (n + 1) / 2;
+        T_CHECK(pending_plays(db) == batches * per_pack); /* every pack decodes */
+        sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        T_CHECK(enc_pending_fold_through(p, DAY, &err) == ENC_OK);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        T_CHECK(sql_int(db, "SELECT count(*) FROM T_DAILY") == n);
+        T_CHECK(sql_int(db, "SELECT sum(plays) FROM T_DAILY") == batches * per_pack);
+        enc_pending_free(p);
+        sqlite3_close(db);
     }
 }
 
@@ -309,6 +346,7 @@ int main(void)
     T_RUN(test_rollback_forgets_merge);
     T_RUN(test_fold_cancels_merge);
     T_RUN(test_fold_inserts_every_row);
+    T_RUN(test_merge_of_wide_packs);
     T_RUN(test_failed_fold_rolls_back_whole);
     return t_summary("test_pending");
 }
