@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -308,12 +309,12 @@ static enc_status add_level_column(sqlite3 *db, const char *table, enc_err *err)
  * time, bench/RESULTS.md, session 6); a day's last rows go in one by one (daily_ins). */
 #define FOLD_ROWS_PER_INSERT 16
 #define DAILY_INSERT_COLS 8
+#define DAILY_INSERT "INSERT OR FAIL INTO \"%s_DAILY\" (dimension, key, day, plays, seconds, listeners, title, artist) "
 
 static enc_status prepare_insert_many(enc_pending *p, enc_err *err)
 {
     char fmt[SQL_MAX];
-    int n = snprintf(fmt, sizeof fmt,
-                     "INSERT OR FAIL INTO \"%%s_DAILY\" (dimension, key, day, plays, seconds, listeners, title, artist) VALUES ");
+    int n = snprintf(fmt, sizeof fmt, "%s", DAILY_INSERT "VALUES ");
     for (int i = 0; i < FOLD_ROWS_PER_INSERT && n > 0 && (size_t)n < sizeof fmt; i++)
         n += snprintf(fmt + n, sizeof fmt - (size_t)n, "%s(?,?,?,?,?,?,?,?)", i ? "," : "");
     if (n < 0 || (size_t)n >= sizeof fmt)
@@ -366,8 +367,7 @@ enc_status enc_pending_open(sqlite3 *db, const char *table, enc_pending **out, e
                 "AND day = ?2 ORDER BY key") ||
         prepare(db, table, &p->daily_del, true, err, "DELETE FROM \"%s_DAILY\" WHERE dimension = ?1 AND day = ?2") ||
         prepare(db, table, &p->daily_ins, true, err,
-                "INSERT OR FAIL INTO \"%s_DAILY\" (dimension, key, day, plays, seconds, listeners, title, artist) "
-                "VALUES (?,?,?,?,?,?,?,?)") ||
+                DAILY_INSERT "VALUES (?,?,?,?,?,?,?,?)") ||
         prepare_insert_many(p, err)) {
         enc_pending_free(p);
         return ENC_ERROR;
@@ -696,6 +696,7 @@ static void *job_main(void *arg)
 {
     /* Behind the reader and the writer, whose waits are the latency, when they want the
      * cores (2 here): the merge has until the next appends of its day to finish. */
+    prctl(PR_SET_NAME, "encore-merge");
     setpriority(PRIO_PROCESS, (id_t)gettid(), MERGE_NICE);
     merge_job_run(arg);
     return NULL;
