@@ -866,8 +866,10 @@ enc_status enc_pending_append(enc_pending *p, const char *dim, int64_t day, enc_
             return s;
         j = NULL;
     }
+    /* Level 0's packs are batch-sized: this one says how big (pending.h). */
+    int64_t full0 = pack.n >= ENC_PENDING_BIG_PACK ? ENC_PENDING_FOLD_AT_BIG : ENC_PENDING_FOLD_AT;
     for (int level = 0; s == ENC_OK && level < ENC_PENDING_LEVELS; level++) {
-        if (n[level] < ENC_PENDING_FOLD_AT)
+        if (n[level] < (level == 0 ? full0 : ENC_PENDING_FOLD_AT))
             continue;
         if (level + 1 == ENC_PENDING_LEVELS)
             return fold(p, dim, d, err);

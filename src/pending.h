@@ -3,7 +3,8 @@
  * Owns TABLE_PENDING (dimension, day 'YYYY-MM-DD', deltas BLOB: one pack.h blob, level) in
  * the sink's database. A batch appends one level-0 pack per (dimension, day) after the
  * horizon R (one insert instead of one daily upsert per key). When a (dimension, day) holds
- * ENC_PENDING_FOLD_AT packs of one level, they are merged in C into one pack of the next
+ * ENC_PENDING_FOLD_AT packs of one level (twice as many big ones at level 0, below), they
+ * are merged in C into one pack of the next
  * level (compaction, an LSM tree: each delta is rewritten once per level, and a batch's
  * cost is the size of the packs it merges, not the number of keys of the day); the packs
  * of a day are in age order by rowid, their levels non-increasing. A day's packs are folded
@@ -31,6 +32,14 @@
 #include "status.h"
 
 #define ENC_PENDING_FOLD_AT 8 /* packs of one (dimension, day) and level that are merged into one */
+/* ... or, at level 0, this many when the pack appended has ENC_PENDING_BIG_PACK bytes or
+ * more (the song packs of --once batches of 100k events, ~1.2 MB each; level 0's packs
+ * are batch-sized, so the last says how big they are): the same bytes merged, and a
+ * 10M-event day needs no level-2 merge (40 MB), while watch mode's small packs, and every
+ * higher level, keep the merges of 8 whose copies its latency wants small
+ * (bench/RESULTS.md, session 8). */
+#define ENC_PENDING_FOLD_AT_BIG 16
+#define ENC_PENDING_BIG_PACK (1 << 20)
 #define ENC_PENDING_LEVELS 5   /* levels 0..4; 8 packs of the top level fold the day instead */
 
 typedef struct enc_pending enc_pending;

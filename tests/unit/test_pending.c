@@ -196,7 +196,7 @@ static void test_fold_cancels_merge(void)
  * plays, a title when i is odd. */
 static void make_wide_pack(enc_buf *out, int n)
 {
-    enc_buf_init(out, 1 << 20);
+    enc_buf_init(out, 1 << 24);
     enc_pack_begin(out, (size_t)n);
     for (int k = 0; k < n; k++) {
         char key[16];
@@ -210,6 +210,16 @@ static void make_wide_pack(enc_buf *out, int n)
         enc_pack_put(out, &e);
         enc_buf_free(&sk);
     }
+}
+
+/* Appends pack b to (song, DAY) in a transaction of its own; then room for a merge thread. */
+static void append_pack(sqlite3 *db, enc_pending *p, const enc_buf *b, useconds_t wait)
+{
+    enc_err err;
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    T_CHECK(enc_pending_append(p, "song", DAY, (enc_slice){b->data, b->len}, &err) == ENC_OK);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    usleep(wait);
 }
 
 /* A merged pack is built in place behind room for its header (pending.c): with 200 keys
@@ -228,11 +238,8 @@ static void test_merge_of_wide_packs(void)
         int batches = 0;
         while (batches < ENC_PENDING_FOLD_AT + 6 &&
                (batches <= ENC_PENDING_FOLD_AT || sql_int(db, "SELECT count(*) FROM T_PENDING WHERE level = 1") == 0)) {
-            sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-            T_CHECK(enc_pending_append(p, "song", DAY, (enc_slice){b.data, b.len}, &err) == ENC_OK);
-            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            append_pack(db, p, &b, 50000);
             batches++;
-            usleep(50000); /* room for the merge thread */
         }
         enc_buf_free(&b);
         T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING WHERE level = 1") == 1);
@@ -246,6 +253,36 @@ static void test_merge_of_wide_packs(void)
         enc_pending_free(p);
         sqlite3_close(db);
     }
+}
+
+/* Level 0 merges ENC_PENDING_FOLD_AT_BIG packs of a megabyte or more at a time (a --once
+ * batch's songs), not ENC_PENDING_FOLD_AT: 15 such packs wait unmerged, the 16th starts the
+ * merge, and the merged pack holds every play. */
+static void test_big_packs_merge_later(void)
+{
+    sqlite3 *db = open_db();
+    enc_pending *p = NULL;
+    enc_err err;
+    T_CHECK(enc_pending_open(db, "T", &p, &err) == ENC_OK);
+    enc_buf b;
+    int n = 70000;
+    make_wide_pack(&b, n);
+    T_CHECK(b.len >= ENC_PENDING_BIG_PACK);
+    int batches = 0;
+    for (; batches < ENC_PENDING_FOLD_AT_BIG - 1; batches++)
+        append_pack(db, p, &b, 20000);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING WHERE level = 0") == ENC_PENDING_FOLD_AT_BIG - 1);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING WHERE level > 0") == 0);
+    while (batches < ENC_PENDING_FOLD_AT_BIG + 8 &&
+           (batches <= ENC_PENDING_FOLD_AT_BIG || sql_int(db, "SELECT count(*) FROM T_PENDING WHERE level = 1") == 0)) {
+        append_pack(db, p, &b, 200000);
+        batches++;
+    }
+    enc_buf_free(&b);
+    T_CHECK(sql_int(db, "SELECT count(*) FROM T_PENDING WHERE level = 1") == 1);
+    T_CHECK(pending_plays(db) == batches * ((int64_t)n * (n + 1) / 2));
+    enc_pending_free(p);
+    sqlite3_close(db);
 }
 
 /* A daily row of DAY in dimension song with a one-listener sketch. */
@@ -347,6 +384,7 @@ int main(void)
     T_RUN(test_fold_cancels_merge);
     T_RUN(test_fold_inserts_every_row);
     T_RUN(test_merge_of_wide_packs);
+    T_RUN(test_big_packs_merge_later);
     T_RUN(test_failed_fold_rolls_back_whole);
     return t_summary("test_pending");
 }
