@@ -86,6 +86,8 @@ struct enc_agg {
     enc_agg_pack *packs;
     size_t npacks, packs_cap;
     bool sorted;
+    enc_status sort_rc; /* what the sort returned: a second call returns it again (the
+                           scratch may be another agg's by then) */
 };
 
 static const char *const dim_names[ENC_AGG_NDIMS] = {"song", "artist", "genre", "country", "device"};
@@ -541,17 +543,15 @@ static enc_status reserve_sort(enc_agg *a)
 
 enc_status enc_agg_sort(enc_agg *a)
 {
+    if (a->sorted)
+        return a->sort_rc;
     a->sorted = true;
-    if (a->n == 0) { /* an empty batch: no order array yet, and NULL + 0 is UB */
-        release(a);
-        return ENC_OK;
-    }
-    enc_status s = reserve_sort(a);
-    if (s == ENC_OK) {
+    enc_status s = ENC_OK;
+    if (a->n > 0 && (s = reserve_sort(a)) == ENC_OK) { /* none: no order array, and NULL + 0 is UB */
         sort_order(a);
         gather_and_bucket(a);
         s = pack_all(a);
     }
     release(a); /* from here the agg reads only its own entries and packs */
-    return s;
+    return a->sort_rc = s;
 }

@@ -76,7 +76,8 @@ const char *enc_agg_dim_name(enc_agg_dim d); /* "song", "artist", ... */
  * random (a time-ordered stream appends), totals them, serializes each sketch and packs
  * each (dimension, day)'s entries (each entry's listeners_blob is its bytes in the
  * pack), so the sink's thread only binds bytes. Call only when the batch is complete:
- * no rows may be added after it. ENC_ERROR only when out of memory. */
+ * no rows may be added after it. ENC_ERROR only when out of memory; a second call returns
+ * what the first did. */
 enc_status enc_agg_sort(enc_agg *a);
 /* After enc_agg_sort: the packs, in the entries' order. */
 size_t enc_agg_pack_count(const enc_agg *a);

@@ -205,6 +205,7 @@ static void test_shared_scratch(void)
         T_CHECK(enc_agg_add_rows(a, rows + 100, half - 100, &err) == ENC_OK);
         T_CHECK(enc_agg_sort(a) == ENC_OK); /* and lets it go */
         T_CHECK(enc_agg_add_rows(b, rows + half, NROWS - half, &err) == ENC_OK);
+        T_CHECK(enc_agg_sort(a) == ENC_OK); /* again, while b holds the scratch: a no-op */
         T_CHECK(enc_agg_sort(b) == ENC_OK);
         check_agg(a, rows, half); /* a's entries and packs are its own */
         check_agg(b, rows + half, NROWS - half);
