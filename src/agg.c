@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agg_known.h"
 #include "alloc.h"
 #include "buf.h"
 #include "hash.h"
@@ -71,7 +72,8 @@ struct enc_agg_scratch {
     size_t order_cap;
     size_t *blob_at; /* during the sort: where entry i's sketch went in packed */
     size_t blob_at_cap;
-    enc_buf sketch; /* one group's sketch */
+    enc_buf sketch;   /* one group's sketch */
+    enc_known *known; /* dense sketches earlier batches wrote (enc_agg_scratch_remember), or NULL */
     const enc_agg *owner; /* the agg between its first add and its sort, or NULL */
 };
 
@@ -120,7 +122,15 @@ void enc_agg_scratch_free(enc_agg_scratch *w)
     enc_free(w->order);
     enc_free(w->blob_at);
     enc_buf_free(&w->sketch);
+    enc_known_free(w->known);
     enc_free(w);
+}
+
+enc_status enc_agg_scratch_remember(enc_agg_scratch *w)
+{
+    if (!w->known && !(w->known = enc_known_new()))
+        return ENC_ERROR;
+    return ENC_OK;
 }
 
 enc_agg *enc_agg_new(enc_agg_scratch *shared)
@@ -471,14 +481,42 @@ static enc_status push_pack(enc_agg *a, enc_agg_dim dim, int64_t day, size_t end
     return ENC_OK;
 }
 
+/* Leaves out of ents[0..*n), e's listeners, those that raise no register of e's dense
+ * sketch already written (agg_known.h), whose registers go to *regs (NULL: none). */
+static void skip_known(enc_known *kn, const enc_agg_entry *e, uint32_t *ents, size_t *n, uint8_t **regs)
+{
+    *regs = NULL;
+    if (enc_known_any(kn, (int)e->dim) &&
+        (*regs = enc_known_regs(kn, (int)e->dim, (int32_t)e->day, e->key.p, e->key.n)))
+        *n = enc_hll_entries_filter(*regs, ents, *n);
+}
+
+/* After e's sketch was made from ents[0..n) (reordered): when it is dense, its registers
+ * are remembered. */
+static void remember_dense(enc_known *kn, const enc_agg_entry *e, const uint32_t *ents, size_t n, enc_slice sketch)
+{
+    uint8_t *regs;
+    if (enc_hll_blob_is_dense(sketch.p, sketch.n) &&
+        (regs = enc_known_regs_add(kn, (int)e->dim, (int32_t)e->day, e->key.p, e->key.n)))
+        enc_hll_entries_raise(regs, ents, n);
+}
+
 /* Entry k of the key order, whose bucket of sketch entries starts at ents[at]: its
  * sketch, and the entry into the pack being written. */
 static enc_status put_entry(enc_agg *a, size_t k, size_t at)
 {
     enc_agg_entry *e = &a->out[k];
-    enc_buf_reset(&a->ws->sketch);
-    if (enc_hll_serialize_entries(a->ws->ents + at, (size_t)e->plays, a->ws->ents + a->ws->ents_cap + at, &a->ws->sketch) != ENC_OK)
+    enc_agg_scratch *w = a->ws;
+    uint32_t *ents = w->ents + at;
+    size_t n = (size_t)e->plays;
+    uint8_t *regs = NULL;
+    if (w->known)
+        skip_known(w->known, e, ents, &n, &regs);
+    enc_buf_reset(&w->sketch);
+    if (enc_hll_serialize_entries(ents, n, w->ents + w->ents_cap + at, &w->sketch) != ENC_OK)
         return ENC_ERROR;
+    if (w->known && !regs) /* ents[0..n) still holds the set serialized, reordered */
+        remember_dense(w->known, e, ents, n, (enc_slice){w->sketch.data, w->sketch.len});
     enc_pack_entry pe = {e->key, e->plays, e->seconds, {a->ws->sketch.data, a->ws->sketch.len}, e->title, e->artist};
     e->listeners_blob.n = a->ws->sketch.len;
     return enc_pack_put_at(&a->packed, &pe, &a->ws->blob_at[k]);

@@ -60,6 +60,10 @@ typedef struct enc_agg_scratch enc_agg_scratch;
 enc_agg_scratch *enc_agg_scratch_new(void);
 /* Frees w; every agg sharing it must be freed first. */
 void enc_agg_scratch_free(enc_agg_scratch *w);
+/* Makes the aggs sharing w leave out of their sketches the listeners that a dense sketch
+ * an earlier batch wrote already counts (agg_known.h): for a sink that commits batches in the order their aggs were sorted,
+ * none skipped, and merges them (the pipeline's). ENC_ERROR when out of memory. */
+enc_status enc_agg_scratch_remember(enc_agg_scratch *w);
 /* An agg using the shared scratch (borrowed: it must outlive the agg), or with a scratch
  * of its own when shared is NULL. */
 enc_agg *enc_agg_new(enc_agg_scratch *shared);

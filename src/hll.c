@@ -60,15 +60,42 @@ static uint32_t entry_of_hash(uint64_t h)
     return idx << RHO_BITS | rho;
 }
 
-static void dense_add_entry(uint8_t *regs, uint32_t e)
+/* The dense register of entry e, and its value there (*rho). */
+static uint32_t entry_register(uint32_t e, uint8_t *rho)
 {
     uint32_t idx = e >> RHO_BITS;
     uint32_t mid = idx & MID_MASK;
-    uint8_t rho = mid ? (uint8_t)(__builtin_clz(mid) - (32 - MID_BITS) + 1)
-                      : (uint8_t)(MID_BITS + (e & ((1u << RHO_BITS) - 1)));
-    uint32_t r = idx >> MID_BITS;
+    *rho = mid ? (uint8_t)(__builtin_clz(mid) - (32 - MID_BITS) + 1)
+               : (uint8_t)(MID_BITS + (e & ((1u << RHO_BITS) - 1)));
+    return idx >> MID_BITS;
+}
+
+static void dense_add_entry(uint8_t *regs, uint32_t e)
+{
+    uint8_t rho;
+    uint32_t r = entry_register(e, &rho);
     if (regs[r] < rho)
         regs[r] = rho;
+}
+
+void enc_hll_entries_raise(uint8_t *regs, const uint32_t *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dense_add_entry(regs, e[i]);
+}
+
+size_t enc_hll_entries_filter(uint8_t *regs, uint32_t *e, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t rho;
+        uint32_t r = entry_register(e[i], &rho);
+        if (regs[r] < rho) {
+            regs[r] = rho;
+            e[k++] = e[i];
+        }
+    }
+    return k;
 }
 
 static void dense_add_hash(uint8_t *regs, uint64_t h)

@@ -27,6 +27,7 @@
 #ifndef ENC_HLL_H
 #define ENC_HLL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,7 +37,7 @@
 
 typedef struct enc_hll enc_hll; /* opaque */
 
-#define ENC_HLL_P 14 /* dense precision: 16384 registers, std error 1.04/sqrt(2^14) ~ 0.81 % */
+#define ENC_HLL_P 14            /* dense precision: 16384 registers, std error 1.04/sqrt(2^14) ~ 0.81 % */
 #define ENC_HLL_SPARSE_MAX 4096 /* sparse entries (4 bytes each) before a sketch goes dense */
 #define ENC_HLL_BLOB_MAX (2 + 5 + ENC_HLL_SPARSE_MAX * 5) /* no valid blob is longer */
 
@@ -78,6 +79,25 @@ uint32_t enc_hll_entry(uint64_t hash);
  * then be NULL). ENC_ERROR (out left as it was) when out's cap is reached or out of
  * memory. */
 enc_status enc_hll_serialize_entries(uint32_t *e, size_t n, uint32_t *tmp, enc_buf *out);
+
+/* Dense registers as an array of ENC_HLL_REGS bytes (one register each, 0 when empty): the
+ * state a writer keeps of a dense sketch it has already written (agg_known.h). */
+#define ENC_HLL_REGS (1u << ENC_HLL_P)
+
+/* Raises regs to hold the entries e[0..n) too. */
+void enc_hll_entries_raise(uint8_t *regs, const uint32_t *e, size_t n);
+
+/* Keeps at the front of e[0..n), in order, only the entries that raise a register of regs,
+ * raising it, and returns how many. The others add nothing to any dense sketch that holds
+ * regs: a dense blob of every entry and the blob of the entries kept, each united with a
+ * dense sketch that holds regs, give the same blob. */
+size_t enc_hll_entries_filter(uint8_t *regs, uint32_t *e, size_t n);
+
+/* Whether the n bytes at p are a dense blob (by its kind byte; not otherwise checked). */
+static inline bool enc_hll_blob_is_dense(const void *p, size_t n)
+{
+    return n >= 2 && ((const uint8_t *)p)[1] == 2;
+}
 
 /* Appends the blob of the union of the k blobs b[0..k): the same bytes as deserializing,
  * merging and serializing them, without a sketch per blob. A malformed blob gives

@@ -10,6 +10,7 @@
  * Two aggs sharing one scratch take turns: each one's entries survive the other's use of
  * it, and an add while the other holds it fails.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,9 +223,92 @@ static void test_shared_scratch(void)
     free(rows);
 }
 
+/* Batch i of test_remembered_dense: 6000 plays by users i*3000 .. i*3000+5999 (half of
+ * them the previous batch's), of genre "g" (dense), songs "s0".."s9" (sparse), on day 20000
+ * or, for batch 2, day 20001. */
+static void make_dense_batch(enc_row *rows, int batch)
+{
+    static char ids[6000][12];
+    static const char *songs[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"};
+    memset(rows, 0, 6000 * sizeof *rows);
+    for (size_t i = 0; i < 6000; i++) {
+        enc_row *r = &rows[i];
+        snprintf(ids[i], sizeof ids[i], "u%zu", (size_t)batch * 3000 + i);
+        r->text[ENC_COL_USER_ID] = (enc_slice){ids[i], strlen(ids[i])};
+        r->text[ENC_COL_GENRE] = (enc_slice){"g", 1};
+        r->text[ENC_COL_SONG_ID] = (enc_slice){songs[i % 10], 2};
+        r->duration = 60;
+        r->event_time_us = (batch == 2 ? 20001 : 20000) * 86400LL * 1000000 + (int64_t)i;
+    }
+}
+
+static const enc_agg_entry *find_entry(const enc_agg *a, enc_agg_dim dim, const char *key)
+{
+    for (size_t i = 0; i < enc_agg_count(a); i++) {
+        const enc_agg_entry *e = enc_agg_at(a, i);
+        if (e->dim == dim && e->key.n == strlen(key) && memcmp(e->key.p, key, e->key.n) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* With a remembering scratch (agg_known.h) a key whose sketch an earlier batch wrote dense
+ * writes only the listeners that raise a register: its later blob is smaller, and its
+ * union with the first is the union a plain agg's blobs give, byte for byte. Sparse keys,
+ * and the same key on another day, are written in full; plays and seconds are not
+ * touched. */
+static void test_remembered_dense(void)
+{
+    enc_row *rows = malloc(6000 * sizeof *rows);
+    enc_agg_scratch *w = enc_agg_scratch_new();
+    T_CHECK(rows && w && enc_agg_scratch_remember(w) == ENC_OK);
+    enc_agg *mem[3], *plain[3];
+    enc_err err = {{0}};
+    for (int b = 0; b < 3; b++) {
+        mem[b] = enc_agg_new(w);
+        plain[b] = enc_agg_new(NULL);
+        T_CHECK(mem[b] && plain[b]);
+        make_dense_batch(rows, b);
+        T_CHECK(enc_agg_add_rows(mem[b], rows, 6000, &err) == ENC_OK && enc_agg_sort(mem[b]) == ENC_OK);
+        T_CHECK(enc_agg_add_rows(plain[b], rows, 6000, &err) == ENC_OK && enc_agg_sort(plain[b]) == ENC_OK);
+        T_CHECK(enc_agg_count(mem[b]) == enc_agg_count(plain[b]));
+        for (size_t i = 0; i < enc_agg_count(mem[b]); i++) {
+            const enc_agg_entry *m = enc_agg_at(mem[b], i), *p = enc_agg_at(plain[b], i);
+            T_CHECK(m->dim == p->dim && m->day == p->day && m->plays == p->plays && m->seconds == p->seconds);
+            bool filtered = b == 1 && m->dim == ENC_AGG_GENRE;
+            T_CHECK(filtered || (m->listeners_blob.n == p->listeners_blob.n &&
+                                 memcmp(m->listeners_blob.p, p->listeners_blob.p, p->listeners_blob.n) == 0));
+        }
+    }
+    const enc_agg_entry *m0 = find_entry(mem[0], ENC_AGG_GENRE, "g"), *m1 = find_entry(mem[1], ENC_AGG_GENRE, "g");
+    const enc_agg_entry *p1 = find_entry(plain[1], ENC_AGG_GENRE, "g"), *m2 = find_entry(mem[2], ENC_AGG_GENRE, "g");
+    T_CHECK(m0 && m1 && p1 && m2);
+    if (m0 && m1 && p1 && m2) {
+        T_CHECK(enc_hll_blob_is_dense(m0->listeners_blob.p, m0->listeners_blob.n));
+        T_CHECK(!enc_hll_blob_is_dense(m1->listeners_blob.p, m1->listeners_blob.n)); /* a few entries */
+        T_CHECK(m1->listeners_blob.n < p1->listeners_blob.n);
+        T_CHECK(enc_hll_blob_is_dense(m2->listeners_blob.p, m2->listeners_blob.n)); /* another day: whole */
+        enc_slice mine[2] = {m0->listeners_blob, m1->listeners_blob}, all[2] = {m0->listeners_blob, p1->listeners_blob};
+        enc_buf got, want;
+        enc_buf_init(&got, ENC_HLL_BLOB_MAX);
+        enc_buf_init(&want, ENC_HLL_BLOB_MAX);
+        T_CHECK(enc_hll_union_blobs(mine, 2, &got, &err) == ENC_OK && enc_hll_union_blobs(all, 2, &want, &err) == ENC_OK);
+        T_CHECK(got.len == want.len && memcmp(got.data, want.data, got.len) == 0);
+        enc_buf_free(&got);
+        enc_buf_free(&want);
+    }
+    for (int b = 0; b < 3; b++) {
+        enc_agg_free(mem[b]);
+        enc_agg_free(plain[b]);
+    }
+    enc_agg_scratch_free(w);
+    free(rows);
+}
+
 int main(void)
 {
     T_RUN(test_against_naive);
     T_RUN(test_shared_scratch);
+    T_RUN(test_remembered_dense);
     return t_summary("agg");
 }

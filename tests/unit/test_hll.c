@@ -865,6 +865,64 @@ static void test_union_blobs(void)
     }
 }
 
+/* Once a dense blob of A is written, the entries of B that raise no register of A's
+ * (enc_hll_entries_filter) add nothing: the union of A's blob with the blob of the entries
+ * kept is the union with all of B's, byte for byte, for B small, large, overlapping A or
+ * not; and the registers end as A's raised by all of B. */
+static void test_entries_filter(void)
+{
+    static const size_t sizes[] = {0, 1, 10, 3000, 5000, 60000};
+    enum { NA = 20000, NMAX = 60000 };
+    uint32_t *a = malloc(NA * sizeof *a), *b = malloc(NMAX * sizeof *b), *kept = malloc(NMAX * sizeof *kept);
+    uint32_t *tmp = malloc(NMAX * sizeof *tmp);
+    uint8_t *regs = calloc(ENC_HLL_REGS, 1), *want_regs = calloc(ENC_HLL_REGS, 1);
+    T_CHECK(a && b && kept && tmp && regs && want_regs);
+    for (size_t i = 0; i < NA; i++)
+        a[i] = enc_hll_entry(user(40, i));
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        size_t n = sizes[si];
+        memset(regs, 0, ENC_HLL_REGS);
+        enc_hll_entries_raise(regs, a, NA);
+        memcpy(want_regs, regs, ENC_HLL_REGS);
+        for (size_t i = 0; i < n; i++) { /* half of B is in A */
+            b[i] = enc_hll_entry(user(40, i % 2 ? i : NA / 2 + i));
+            kept[i] = b[i];
+        }
+        enc_hll_entries_raise(want_regs, b, n);
+        size_t k = enc_hll_entries_filter(regs, kept, n);
+        T_CHECK(k <= n && (n < 3000 || k < n / 2));
+        T_CHECK(memcmp(regs, want_regs, ENC_HLL_REGS) == 0);
+        enc_buf ba, bb, bk, want, got;
+        enc_buf_init(&ba, ENC_HLL_BLOB_MAX);
+        enc_buf_init(&bb, ENC_HLL_BLOB_MAX);
+        enc_buf_init(&bk, ENC_HLL_BLOB_MAX);
+        enc_buf_init(&want, ENC_HLL_BLOB_MAX);
+        enc_buf_init(&got, ENC_HLL_BLOB_MAX);
+        memcpy(tmp, a, NA * sizeof *a);
+        T_CHECK(enc_hll_serialize_entries(tmp, NA, tmp + NA, &ba) == ENC_OK);
+        T_CHECK(enc_hll_blob_is_dense(ba.data, ba.len));
+        T_CHECK(enc_hll_serialize_entries(b, n, tmp, &bb) == ENC_OK);
+        T_CHECK(enc_hll_serialize_entries(kept, k, tmp, &bk) == ENC_OK);
+        T_CHECK(n != 5000 || bk.len < bb.len); /* B's blob dense, the kept entries' sparse */
+        enc_err err = {{0}};
+        enc_slice all[2] = {{ba.data, ba.len}, {bb.data, bb.len}}, some[2] = {{ba.data, ba.len}, {bk.data, bk.len}};
+        T_CHECK(enc_hll_union_blobs(all, 2, &want, &err) == ENC_OK);
+        T_CHECK(enc_hll_union_blobs(some, 2, &got, &err) == ENC_OK);
+        T_CHECK(got.len == want.len && memcmp(got.data, want.data, got.len) == 0);
+        enc_buf_free(&ba);
+        enc_buf_free(&bb);
+        enc_buf_free(&bk);
+        enc_buf_free(&want);
+        enc_buf_free(&got);
+    }
+    free(a);
+    free(b);
+    free(kept);
+    free(tmp);
+    free(regs);
+    free(want_regs);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
@@ -873,6 +931,7 @@ int main(int argc, char **argv)
     T_RUN(test_serialize_one);
     T_RUN(test_serialize_entries);
     T_RUN(test_union_blobs);
+    T_RUN(test_entries_filter);
     T_RUN(test_small_exact);
     T_RUN(test_duplicates_ignored);
     T_RUN(test_million);
