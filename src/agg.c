@@ -45,6 +45,7 @@ typedef struct {
 typedef struct {
     const char *key, *title, *artist; /* title and artist: songs only; NULL: SQL NULL */
     uint32_t key_n, title_n, artist_n;
+    uint32_t song_ix; /* songs only: enc_row.song_ix */
     int32_t day;
     enc_agg_dim dim;
 } group;
@@ -309,6 +310,7 @@ static uint32_t find_or_add(enc_agg *a, int d, const probe *pr, int32_t day, con
         g->title_n = (uint32_t)ti.n;
         g->artist = ar.p;
         g->artist_n = (uint32_t)ar.n;
+        g->song_ix = r->song_ix;
     }
     a->ws->tally[gid] = (tally){0, 0, 0};
     *s = (slot){pr->word, p, (uint32_t)n, day, gid, a->ws->gen};
@@ -457,7 +459,7 @@ static void gather_and_bucket(enc_agg *a)
         tally *t = &a->ws->tally[gi];
         a->out[k] = (enc_agg_entry){.dim = g->dim, .day = g->day, .key = {g->key, g->key_n}, .plays = t->plays,
                                     .seconds = t->seconds, .title = {g->title, g->title ? g->title_n : 0},
-                                    .artist = {g->artist, g->artist ? g->artist_n : 0}};
+                                    .artist = {g->artist, g->artist ? g->artist_n : 0}, .song_ix = g->song_ix};
         t->start = at;
         at += t->plays;
     }
@@ -481,10 +483,13 @@ static enc_status push_pack(enc_agg *a, enc_agg_dim dim, int64_t day, size_t end
     return ENC_OK;
 }
 
-/* Leaves out of ents[0..*n), e's listeners, those that raise no register of e's dense
- * sketch already written (agg_known.h), whose registers go to *regs (NULL: none). */
-static void skip_known(enc_known *kn, const enc_agg_entry *e, uint32_t *ents, size_t *n, uint8_t **regs)
+/* Leaves out of e what an earlier batch wrote (agg_known.h): the song's names, and, of
+ * ents[0..*n), e's listeners, those that raise no register of e's dense sketch already
+ * written, whose registers go to *regs (NULL: none). */
+static void skip_known(enc_known *kn, enc_agg_entry *e, uint32_t *ents, size_t *n, uint8_t **regs)
 {
+    if (e->song_ix && enc_known_names(kn, (int32_t)e->day, e->song_ix))
+        e->title = e->artist = (enc_slice){0};
     *regs = NULL;
     if (enc_known_any(kn, (int)e->dim) &&
         (*regs = enc_known_regs(kn, (int)e->dim, (int32_t)e->day, e->key.p, e->key.n)))

@@ -43,7 +43,9 @@ typedef struct {
     int64_t plays;
     int64_t seconds;
     enc_slice listeners_blob; /* the sketch serialized (hll.h), owned by the agg */
-    enc_slice title, artist; /* ENC_AGG_SONG only */
+    enc_slice title, artist; /* ENC_AGG_SONG only; both NULL when an earlier batch of the
+                                run wrote them (enc_agg_scratch_remember) or the song is unknown */
+    uint32_t song_ix;        /* ENC_AGG_SONG: enc_row.song_ix of its rows (0: unknown) */
 } enc_agg_entry;
 
 /* After enc_agg_sort: the entries of one (dimension, day) as one pack (pack.h), which the

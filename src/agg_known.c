@@ -1,6 +1,7 @@
-/* agg_known — the dense sketches earlier batches wrote: a small hash table (agg_known.h).
+/* agg_known — what earlier batches wrote: bit sets and a small hash table (agg_known.h).
  *
- * The table maps (dimension, day, key bytes) to the index of the sketch's registers in a
+ * Song names: for each of ENC_KNOWN_DAYS days, one bit per song number. Sketches: a table
+ * that maps (dimension, day, key bytes) to the index of the sketch's registers in a
  * pool of ENC_KNOWN_MAX blocks; open addressing at a load of at most one half; keys are
  * copied into the table's arena, so they outlive the batch that brought them.
  */
@@ -31,7 +32,16 @@ typedef struct {
     enc_buf keys;
 } ktable;
 
+/* One day's song names written: bit ix of bits. */
+typedef struct {
+    int32_t day;
+    bool used;
+    uint64_t *bits;
+    size_t nwords;
+} name_day;
+
 struct enc_known {
+    name_day names[ENC_KNOWN_DAYS];
     ktable regs;
     size_t per_dim[NDIMS];        /* sketches kept by dimension */
     uint8_t *pool[ENC_KNOWN_MAX]; /* allocated on first use */
@@ -135,6 +145,8 @@ void enc_known_free(enc_known *k)
     if (!k)
         return;
     table_free(&k->regs);
+    for (size_t i = 0; i < ENC_KNOWN_DAYS; i++)
+        enc_free(k->names[i].bits);
     for (size_t i = 0; i < ENC_KNOWN_MAX; i++)
         enc_free(k->pool[i]);
     enc_free(k);
@@ -143,8 +155,54 @@ void enc_known_free(enc_known *k)
 void enc_known_clear(enc_known *k)
 {
     table_clear(&k->regs);
+    for (size_t i = 0; i < ENC_KNOWN_DAYS; i++)
+        k->names[i].used = false;
     memset(k->pool_used, 0, sizeof k->pool_used);
     memset(k->per_dim, 0, sizeof k->per_dim);
+}
+
+/* day's bit set, taking the oldest day's (or a free one) when day has none; NULL when day
+ * is older than every day kept and none is free. Its bits start cleared. */
+static name_day *names_of(enc_known *k, int32_t day)
+{
+    name_day *pick = NULL;
+    for (size_t i = 0; i < ENC_KNOWN_DAYS; i++) {
+        name_day *d = &k->names[i];
+        if (d->used && d->day == day)
+            return d;
+        if (!pick || (pick->used && (!d->used || d->day < pick->day)))
+            pick = d;
+    }
+    if (pick->used && pick->day > day)
+        return NULL;
+    if (pick->bits)
+        memset(pick->bits, 0, pick->nwords * sizeof *pick->bits);
+    pick->day = day;
+    pick->used = true;
+    return pick;
+}
+
+bool enc_known_names(enc_known *k, int32_t day, uint32_t ix)
+{
+    name_day *d = names_of(k, day);
+    if (!d)
+        return false;
+    size_t w = ix / 64;
+    if (w >= d->nwords) {
+        size_t n = d->nwords ? d->nwords : 256;
+        while (n <= w)
+            n *= 2;
+        uint64_t *b = enc_realloc(d->bits, n * sizeof *b);
+        if (!b)
+            return false;
+        memset(b + d->nwords, 0, (n - d->nwords) * sizeof *b);
+        d->bits = b;
+        d->nwords = n;
+    }
+    uint64_t bit = 1ull << (ix % 64);
+    bool seen = d->bits[w] & bit;
+    d->bits[w] |= bit;
+    return seen;
 }
 
 static bool dim_ok(int dim)

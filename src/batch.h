@@ -57,6 +57,7 @@ typedef struct {
     int32_t duration;      /* seconds, -1 = NULL */
     int64_t event_time_us; /* µs since the epoch, UTC */
     enc_slice event_time;  /* the same, formatted "YYYY-MM-DD HH:MM:SS[.ffffff]" */
+    uint32_t song_ix;      /* the song's row in songs.csv + 1 (enc_songs_at); 0: unknown song */
     const enc_record *rec; /* where the row came from (origin, line, raw text); valid for the batch */
 } enc_row;
 

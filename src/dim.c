@@ -1159,6 +1159,11 @@ size_t enc_songs_count(const enc_songs *t)
     return t ? t->t.count : 0;
 }
 
+size_t enc_songs_index(const enc_songs *t, const enc_song *s)
+{
+    return (size_t)(s - (const enc_song *)t->t.rows);
+}
+
 const enc_song *enc_songs_at(const enc_songs *t, size_t i)
 {
     return t && i < t->t.count ? (const enc_song *)t->t.rows + i : NULL;

@@ -71,6 +71,8 @@ void enc_songs_get_many(const enc_songs *t, const enc_slice *ids, size_t n, cons
 /* Rows in the order their ids first appeared in the file; i < enc_songs_count(t). */
 size_t enc_songs_count(const enc_songs *t);
 const enc_song *enc_songs_at(const enc_songs *t, size_t i);
+/* i such that enc_songs_at(t, i) == s, for s from enc_songs_get of t. */
+size_t enc_songs_index(const enc_songs *t, const enc_song *s);
 void enc_songs_free(enc_songs *t);
 const enc_dim_load_report *enc_songs_load_report(const enc_songs *t);
 

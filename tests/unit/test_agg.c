@@ -224,7 +224,7 @@ static void test_shared_scratch(void)
 }
 
 /* Batch i of test_remembered_dense: 6000 plays by users i*3000 .. i*3000+5999 (half of
- * them the previous batch's), of genre "g" (dense), songs "s0".."s9" (sparse), on day 20000
+ * them the previous batch's), of genre "g" (dense), songs "s0".."s9" (sparse; s9 unknown), on day 20000
  * or, for batch 2, day 20001. */
 static void make_dense_batch(enc_row *rows, int batch)
 {
@@ -237,6 +237,11 @@ static void make_dense_batch(enc_row *rows, int batch)
         r->text[ENC_COL_USER_ID] = (enc_slice){ids[i], strlen(ids[i])};
         r->text[ENC_COL_GENRE] = (enc_slice){"g", 1};
         r->text[ENC_COL_SONG_ID] = (enc_slice){songs[i % 10], 2};
+        if (i % 10 != 9) { /* s9: a song not in songs.csv */
+            r->song_ix = (uint32_t)(i % 10) + 1;
+            r->text[ENC_COL_TITLE] = (enc_slice){"T", 1};
+            r->text[ENC_COL_ARTIST] = (enc_slice){"A", 1};
+        }
         r->duration = 60;
         r->event_time_us = (batch == 2 ? 20001 : 20000) * 86400LL * 1000000 + (int64_t)i;
     }
@@ -256,7 +261,7 @@ static const enc_agg_entry *find_entry(const enc_agg *a, enc_agg_dim dim, const 
  * writes only the listeners that raise a register: its later blob is smaller, and its
  * union with the first is the union a plain agg's blobs give, byte for byte. Sparse keys,
  * and the same key on another day, are written in full; plays and seconds are not
- * touched. */
+ * touched. A song's names come with its first entry of a day only. */
 static void test_remembered_dense(void)
 {
     enc_row *rows = malloc(6000 * sizeof *rows);
@@ -275,7 +280,12 @@ static void test_remembered_dense(void)
         for (size_t i = 0; i < enc_agg_count(mem[b]); i++) {
             const enc_agg_entry *m = enc_agg_at(mem[b], i), *p = enc_agg_at(plain[b], i);
             T_CHECK(m->dim == p->dim && m->day == p->day && m->plays == p->plays && m->seconds == p->seconds);
-            bool filtered = b == 1 && m->dim == ENC_AGG_GENRE;
+            bool filtered = b == 1 && (m->dim == ENC_AGG_GENRE || m->dim == ENC_AGG_ARTIST); /* "g", "A": dense */
+            bool named = m->song_ix && b != 1;
+            T_CHECK(m->song_ix == p->song_ix && (m->dim == ENC_AGG_SONG || m->song_ix == 0));
+            T_CHECK(named ? m->title.n == 1 && m->artist.n == 1 && m->title.p[0] == 'T' && m->artist.p[0] == 'A'
+                          : m->title.p == NULL && m->artist.p == NULL);
+            T_CHECK(p->song_ix == 0 || (p->title.p != NULL && p->artist.p != NULL)); /* a plain agg: always */
             T_CHECK(filtered || (m->listeners_blob.n == p->listeners_blob.n &&
                                  memcmp(m->listeners_blob.p, p->listeners_blob.p, p->listeners_blob.n) == 0));
         }
