@@ -33,13 +33,13 @@
 
 #define ENC_PENDING_FOLD_AT 8 /* packs of one (dimension, day) and level that are merged into one */
 /* ... or, at level 0, this many when the pack appended has ENC_PENDING_BIG_PACK bytes or
- * more (the song packs of --once batches of 100k events, ~1.2 MB each; level 0's packs
- * are batch-sized, so the last says how big they are): the same bytes merged, and a
- * 10M-event day needs no level-2 merge (40 MB), while watch mode's small packs, and every
- * higher level, keep the merges of 8 whose copies its latency wants small
- * (bench/RESULTS.md, session 8). */
+ * more (the song packs of --once batches of 100k events, 0.65-0.8 MB each since a song's
+ * names come once a day, agg_known.h; level 0's packs are batch-sized, so the last says
+ * how big they are): the same bytes merged, and a 10M-event day needs no level-2 merge
+ * (tens of MB), while watch mode's small packs (tens of KB), and every higher level, keep
+ * the merges of 8 whose copies its latency wants small (bench/RESULTS.md, session 8). */
 #define ENC_PENDING_FOLD_AT_BIG 16
-#define ENC_PENDING_BIG_PACK (1 << 20)
+#define ENC_PENDING_BIG_PACK (1 << 19)
 #define ENC_PENDING_LEVELS 5   /* levels 0..4; 8 packs of the top level fold the day instead */
 
 typedef struct enc_pending enc_pending;

@@ -255,7 +255,7 @@ static void test_merge_of_wide_packs(void)
     }
 }
 
-/* Level 0 merges ENC_PENDING_FOLD_AT_BIG packs of a megabyte or more at a time (a --once
+/* Level 0 merges ENC_PENDING_FOLD_AT_BIG packs of half a megabyte or more at a time (a --once
  * batch's songs), not ENC_PENDING_FOLD_AT: 15 such packs wait unmerged, the 16th starts the
  * merge, and the merged pack holds every play. */
 static void test_big_packs_merge_later(void)
