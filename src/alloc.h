@@ -12,6 +12,7 @@
 
 /* Blocks at least this big are advised to use transparent huge pages (alloc.c). */
 #define ENC_ALLOC_HUGE ((size_t)4 << 20)
+#define ENC_ALLOC_TRIM ((size_t)64 << 20) /* free memory a heap keeps at its top (enc_alloc_init) */
 
 void *enc_malloc(size_t n);
 void *enc_calloc(size_t count, size_t size);
@@ -21,7 +22,8 @@ char *enc_strdup(const char *s);
 void enc_free(void *p);
 
 /* For a long-running process, once at start: malloc then serves every block of
- * ENC_ALLOC_HUGE or more from a mapping of its own, returned whole when freed (alloc.c). */
+ * ENC_ALLOC_HUGE or more from a mapping of its own, returned whole when freed, and keeps
+ * up to ENC_ALLOC_TRIM of free memory at the top of each heap for the next batch (alloc.c). */
 void enc_alloc_init(void);
 
 /* Test hook: after `n` more successful allocations, every allocation fails.
