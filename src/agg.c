@@ -57,8 +57,23 @@ typedef struct {
     int64_t seconds;
 } tally;
 
+/* What a sort makes and the sink reads until the agg is reset: the entries in key order,
+ * the packs, and the packs' bytes. An agg's own, or the scratch's (enc_agg_scratch_share_output). */
+typedef struct {
+    enc_agg_entry *out; /* out_cap */
+    size_t out_cap;
+    enc_buf packed; /* every pack's blob */
+    enc_agg_pack *packs;
+    size_t packs_cap;
+    const enc_agg *owner; /* shared: the agg from its sort to its reset, or NULL */
+} agg_output;
+
+static void output_init(agg_output *o);
+static void output_free(agg_output *o);
+
 /* The arrays an agg needs from its first enc_agg_add_rows after a reset to its
- * enc_agg_sort: everything but the sorted entries and packs the writer reads later. */
+ * enc_agg_sort: everything but the sorted entries and packs the writer reads later
+ * (and those too, when shared_out). */
 struct enc_agg_scratch {
     key_table tab[ENC_AGG_NDIMS];
     uint32_t gen;
@@ -76,6 +91,8 @@ struct enc_agg_scratch {
     enc_buf sketch;   /* one group's sketch */
     enc_known *known; /* dense sketches earlier batches wrote (enc_agg_scratch_remember), or NULL */
     const enc_agg *owner; /* the agg between its first add and its sort, or NULL */
+    bool share_out;       /* aggs made from now on use out (enc_agg_scratch_share_output) */
+    agg_output out;
 };
 
 struct enc_agg {
@@ -83,11 +100,8 @@ struct enc_agg {
     bool own_ws;
     size_t n;      /* groups */
     size_t npairs; /* pairs in ws */
-    enc_agg_entry *out; /* after sort: the entries in key order (out_cap) */
-    size_t out_cap;
-    enc_buf packed; /* after sort: every pack's blob */
-    enc_agg_pack *packs;
-    size_t npacks, packs_cap;
+    agg_output own, *o; /* o: &own, or the scratch's shared output */
+    size_t npacks;      /* after sort: packs in o */
     bool sorted;
     enc_status sort_rc; /* what the sort returned: a second call returns it again (the
                            scratch may be another agg's by then) */
@@ -105,8 +119,10 @@ enum { BLOBS_CAP = 1 << 30 }; /* a batch's packs: far below this (a dense sketch
 enc_agg_scratch *enc_agg_scratch_new(void)
 {
     enc_agg_scratch *w = enc_calloc(1, sizeof *w);
-    if (w)
+    if (w) {
         enc_buf_init(&w->sketch, BLOBS_CAP);
+        output_init(&w->out);
+    }
     return w;
 }
 
@@ -124,7 +140,26 @@ void enc_agg_scratch_free(enc_agg_scratch *w)
     enc_free(w->blob_at);
     enc_buf_free(&w->sketch);
     enc_known_free(w->known);
+    output_free(&w->out);
     enc_free(w);
+}
+
+void enc_agg_scratch_share_output(enc_agg_scratch *w)
+{
+    w->share_out = true;
+}
+
+static void output_init(agg_output *o)
+{
+    *o = (agg_output){0};
+    enc_buf_init(&o->packed, BLOBS_CAP);
+}
+
+static void output_free(agg_output *o)
+{
+    enc_free(o->out);
+    enc_buf_free(&o->packed);
+    enc_free(o->packs);
 }
 
 enc_status enc_agg_scratch_remember(enc_agg_scratch *w)
@@ -145,7 +180,8 @@ enc_agg *enc_agg_new(enc_agg_scratch *shared)
         enc_free(a);
         return NULL;
     }
-    enc_buf_init(&a->packed, BLOBS_CAP);
+    output_init(&a->own);
+    a->o = a->ws->share_out ? &a->ws->out : &a->own;
     return a;
 }
 
@@ -176,14 +212,23 @@ static void release(enc_agg *a)
         a->ws->owner = NULL;
 }
 
+/* Gives back the output a's sort made: the next sort may overwrite it. */
+static void release_output(enc_agg *a)
+{
+    if (a->o->owner != a)
+        return;
+    a->o->owner = NULL;
+    enc_buf_reset(&a->o->packed);
+}
+
 void enc_agg_reset(enc_agg *a)
 {
     release(a);
+    release_output(a);
     a->n = 0;
     a->npairs = 0;
     a->npacks = 0;
     a->sorted = false;
-    enc_buf_reset(&a->packed);
 }
 
 void enc_agg_free(enc_agg *a)
@@ -191,11 +236,10 @@ void enc_agg_free(enc_agg *a)
     if (!a)
         return;
     release(a);
+    release_output(a);
     if (a->own_ws)
         enc_agg_scratch_free(a->ws);
-    enc_free(a->out);
-    enc_buf_free(&a->packed);
-    enc_free(a->packs);
+    output_free(&a->own);
     enc_free(a);
 }
 
@@ -206,7 +250,7 @@ size_t enc_agg_count(const enc_agg *a)
 
 const enc_agg_entry *enc_agg_at(const enc_agg *a, size_t i)
 {
-    return &a->out[i];
+    return &a->o->out[i];
 }
 
 size_t enc_agg_pack_count(const enc_agg *a)
@@ -216,7 +260,7 @@ size_t enc_agg_pack_count(const enc_agg *a)
 
 const enc_agg_pack *enc_agg_pack_at(const enc_agg *a, size_t i)
 {
-    return &a->packs[i];
+    return &a->o->packs[i];
 }
 
 /* ---- adding rows ---------------------------------------------------------------------- */
@@ -457,7 +501,7 @@ static void gather_and_bucket(enc_agg *a)
         uint32_t gi = a->ws->order[k].idx;
         const group *g = &a->ws->groups[gi];
         tally *t = &a->ws->tally[gi];
-        a->out[k] = (enc_agg_entry){.dim = g->dim, .day = g->day, .key = {g->key, g->key_n}, .plays = t->plays,
+        a->o->out[k] = (enc_agg_entry){.dim = g->dim, .day = g->day, .key = {g->key, g->key_n}, .plays = t->plays,
                                     .seconds = t->seconds, .title = {g->title, g->title ? g->title_n : 0},
                                     .artist = {g->artist, g->artist ? g->artist_n : 0}, .song_ix = g->song_ix};
         t->start = at;
@@ -471,15 +515,16 @@ static void gather_and_bucket(enc_agg *a)
 
 static enc_status push_pack(enc_agg *a, enc_agg_dim dim, int64_t day, size_t end)
 {
-    if (a->npacks == a->packs_cap) {
-        size_t ncap = a->packs_cap ? a->packs_cap * 2 : 16;
-        enc_agg_pack *np = enc_realloc(a->packs, ncap * sizeof *np);
+    agg_output *o = a->o;
+    if (a->npacks == o->packs_cap) {
+        size_t ncap = o->packs_cap ? o->packs_cap * 2 : 16;
+        enc_agg_pack *np = enc_realloc(o->packs, ncap * sizeof *np);
         if (!np)
             return ENC_ERROR;
-        a->packs = np;
-        a->packs_cap = ncap;
+        o->packs = np;
+        o->packs_cap = ncap;
     }
-    a->packs[a->npacks++] = (enc_agg_pack){dim, day, {NULL, end}}; /* n: end offset until pack_all ends */
+    o->packs[a->npacks++] = (enc_agg_pack){dim, day, {NULL, end}}; /* n: end offset until pack_all ends */
     return ENC_OK;
 }
 
@@ -510,7 +555,7 @@ static void remember_dense(enc_known *kn, const enc_agg_entry *e, const uint32_t
  * sketch, and the entry into the pack being written. */
 static enc_status put_entry(enc_agg *a, size_t k, size_t at)
 {
-    enc_agg_entry *e = &a->out[k];
+    enc_agg_entry *e = &a->o->out[k];
     enc_agg_scratch *w = a->ws;
     uint32_t *ents = w->ents + at;
     size_t n = (size_t)e->plays;
@@ -524,7 +569,7 @@ static enc_status put_entry(enc_agg *a, size_t k, size_t at)
         remember_dense(w->known, e, ents, n, (enc_slice){w->sketch.data, w->sketch.len});
     enc_pack_entry pe = {e->key, e->plays, e->seconds, {a->ws->sketch.data, a->ws->sketch.len}, e->title, e->artist};
     e->listeners_blob.n = a->ws->sketch.len;
-    return enc_pack_put_at(&a->packed, &pe, &a->ws->blob_at[k]);
+    return enc_pack_put_at(&a->o->packed, &pe, &a->ws->blob_at[k]);
 }
 
 /* One pack per run of sorted groups with the same (dimension, day); slices are set once
@@ -535,25 +580,25 @@ static enc_status pack_all(enc_agg *a)
     for (size_t i = 0, j; i < a->n; i = j) {
         for (j = i + 1; j < a->n && a->ws->order[j].aux == a->ws->order[i].aux; j++)
             ;
-        if (enc_pack_begin(&a->packed, j - i) != ENC_OK)
+        if (enc_pack_begin(&a->o->packed, j - i) != ENC_OK)
             return ENC_ERROR;
         for (size_t k = i; k < j; k++) {
-            __builtin_prefetch(k + 8 < a->n ? a->out[k + 8].key.p : NULL);
+            __builtin_prefetch(k + 8 < a->n ? a->o->out[k + 8].key.p : NULL);
             if (put_entry(a, k, at) != ENC_OK)
                 return ENC_ERROR;
-            at += (size_t)a->out[k].plays;
+            at += (size_t)a->o->out[k].plays;
         }
-        if (push_pack(a, a->out[i].dim, a->out[i].day, a->packed.len) != ENC_OK)
+        if (push_pack(a, a->o->out[i].dim, a->o->out[i].day, a->o->packed.len) != ENC_OK)
             return ENC_ERROR;
     }
     at = 0;
     for (size_t i = 0; i < a->npacks; i++) {
-        size_t end = a->packs[i].blob.n;
-        a->packs[i].blob = (enc_slice){a->packed.data + at, end - at};
+        size_t end = a->o->packs[i].blob.n;
+        a->o->packs[i].blob = (enc_slice){a->o->packed.data + at, end - at};
         at = end;
     }
     for (size_t k = 0; k < a->n; k++)
-        a->out[k].listeners_blob.p = a->packed.data + a->ws->blob_at[k];
+        a->o->out[k].listeners_blob.p = a->o->packed.data + a->ws->blob_at[k];
     return ENC_OK;
 }
 
@@ -578,7 +623,7 @@ static enc_status reserve_sort(enc_agg *a)
     bool ok = reserve((void **)&w->ents, &ents, 2 * a->npairs, sizeof *w->ents) &&
               reserve((void **)&w->order, &order, 2 * a->n, sizeof *w->order) &&
               reserve((void **)&w->blob_at, &w->blob_at_cap, a->n, sizeof *w->blob_at) &&
-              reserve((void **)&a->out, &a->out_cap, a->n, sizeof *a->out);
+              reserve((void **)&a->o->out, &a->o->out_cap, a->n, sizeof *a->o->out);
     w->ents_cap = ents / 2; /* two halves: the buckets, then the serializer's scratch */
     w->order_cap = order / 2;
     return ok ? ENC_OK : ENC_ERROR;
@@ -590,6 +635,11 @@ enc_status enc_agg_sort(enc_agg *a)
         return a->sort_rc;
     a->sorted = true;
     enc_status s = ENC_OK;
+    if (a->o->owner && a->o->owner != a) { /* a shared output the sink still reads */
+        release(a);
+        return a->sort_rc = ENC_ERROR;
+    }
+    a->o->owner = a;
     if (a->n > 0 && (s = reserve_sort(a)) == ENC_OK) { /* none: no order array, and NULL + 0 is UB */
         sort_order(a);
         gather_and_bucket(a);

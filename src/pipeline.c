@@ -663,6 +663,8 @@ enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *
         enc_agg_scratch_free(p.agg_ws); /* its writer never skips a batch: agg_known.h holds */
         p.agg_ws = NULL;
     }
+    if (p.agg_ws && p.agg_beside) /* a batch is sorted only once the one before is written */
+        enc_agg_scratch_share_output(p.agg_ws);
     if (!src_ctx || !p.sink_ctx || (cfg->aggregates && !p.agg_ws)) {
         enc_err_set(err, "out of memory");
         goto out;

@@ -315,10 +315,44 @@ static void test_remembered_dense(void)
     free(rows);
 }
 
+/* With a shared output the entries and packs of one agg's sort are held until its reset:
+ * another agg's sort fails meanwhile (its rows stay), then succeeds, and each agg reads
+ * its own entries while it holds the output. */
+static void test_shared_output(void)
+{
+    enc_row *rows = malloc(NROWS * sizeof *rows);
+    T_CHECK(rows != NULL);
+    make_rows(rows, NROWS);
+    size_t half = NROWS / 2;
+    enc_agg_scratch *w = enc_agg_scratch_new();
+    T_CHECK(w != NULL);
+    enc_agg_scratch_share_output(w);
+    enc_agg *a = enc_agg_new(w), *b = enc_agg_new(w);
+    T_CHECK(a && b);
+    enc_err err = {{0}};
+    for (int round = 0; round < 3; round++) {
+        T_CHECK(enc_agg_add_rows(a, rows, half, &err) == ENC_OK && enc_agg_sort(a) == ENC_OK);
+        check_agg(a, rows, half);
+        T_CHECK(enc_agg_add_rows(b, rows + half, NROWS - half, &err) == ENC_OK);
+        T_CHECK(enc_agg_sort(b) == ENC_ERROR); /* a's output is still being read */
+        check_agg(a, rows, half);
+        enc_agg_reset(a);
+        enc_agg_reset(b);
+        T_CHECK(enc_agg_add_rows(b, rows + half, NROWS - half, &err) == ENC_OK && enc_agg_sort(b) == ENC_OK);
+        check_agg(b, rows + half, NROWS - half);
+        enc_agg_reset(b);
+    }
+    enc_agg_free(a);
+    enc_agg_free(b);
+    enc_agg_scratch_free(w);
+    free(rows);
+}
+
 int main(void)
 {
     T_RUN(test_against_naive);
     T_RUN(test_shared_scratch);
     T_RUN(test_remembered_dense);
+    T_RUN(test_shared_output);
     return t_summary("agg");
 }
