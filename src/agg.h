@@ -62,9 +62,11 @@ typedef struct enc_agg_scratch enc_agg_scratch;
 enc_agg_scratch *enc_agg_scratch_new(void);
 /* Frees w; every agg sharing it must be freed first. */
 void enc_agg_scratch_free(enc_agg_scratch *w);
-/* Makes the aggs sharing w leave out of their sketches the listeners that a dense sketch
- * an earlier batch wrote already counts (agg_known.h): for a sink that commits batches in the order their aggs were sorted,
- * none skipped, and merges them (the pipeline's). ENC_ERROR when out of memory. */
+/* Makes the aggs sharing w leave out what an earlier batch's deltas already wrote
+ * (agg_known.h): a song's names after its first entry of a day, and the listeners that a
+ * dense sketch already written counts. For a sink that merges the deltas and commits the
+ * batches in the order their aggs were sorted, none skipped (the pipeline's). ENC_ERROR
+ * when out of memory. */
 enc_status enc_agg_scratch_remember(enc_agg_scratch *w);
 /* Makes the aggs made from now on with w share one output too: the entries and packs a
  * sort makes, which an agg then holds from its enc_agg_sort to its enc_agg_reset (a sort

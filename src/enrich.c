@@ -128,7 +128,7 @@ static void join_chunk(const enc_enrich_ctx *ctx, enc_row *rows, size_t n)
         row->text[ENC_COL_ARTIST] = s ? s->artist : ENC_SLICE_NULL;
         row->text[ENC_COL_GENRE] = s ? s->genre : ENC_SLICE_NULL;
         row->duration = s ? s->duration : -1;
-        row->song_ix = s && enc_songs_index(ctx->songs, s) < UINT32_MAX ? (uint32_t)enc_songs_index(ctx->songs, s) + 1 : 0;
+        row->song_ix = s ? (uint32_t)enc_songs_index(ctx->songs, s) + 1 : 0; /* rows are uint32-numbered (dim.c) */
         row->text[ENC_COL_COUNTRY] = u ? u->country : ENC_SLICE_NULL;
         row->text[ENC_COL_SUBSCRIPTION] = u ? u->subscription : ENC_SLICE_NULL;
         if (!row->text[ENC_COL_DEVICE].p && u)

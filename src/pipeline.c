@@ -659,8 +659,10 @@ enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *
         enc_batch_init(&batches[i]);
         p.q.free_list[p.q.nfree++] = &batches[i];
     }
-    if (cfg->aggregates && (p.agg_ws = enc_agg_scratch_new()) && enc_agg_scratch_remember(p.agg_ws) != ENC_OK) {
-        enc_agg_scratch_free(p.agg_ws); /* its writer never skips a batch: agg_known.h holds */
+    if (cfg->aggregates)
+        p.agg_ws = enc_agg_scratch_new();
+    if (p.agg_ws && enc_agg_scratch_remember(p.agg_ws) != ENC_OK) { /* the writer never skips a batch */
+        enc_agg_scratch_free(p.agg_ws);
         p.agg_ws = NULL;
     }
     if (p.agg_ws && p.agg_beside) /* a batch is sorted only once the one before is written */
