@@ -58,7 +58,8 @@ typedef struct {
 } tally;
 
 /* What a sort makes and the sink reads until the agg is reset: the entries in key order,
- * the packs, and the packs' bytes. An agg's own, or the scratch's (enc_agg_scratch_share_output). */
+ * the packs, and the packs' bytes. An agg's own, or one of the scratch's
+ * (enc_agg_scratch_share_output). */
 typedef struct {
     enc_agg_entry *out; /* out_cap */
     size_t out_cap;
@@ -92,7 +93,7 @@ struct enc_agg_scratch {
     enc_known *known; /* dense sketches earlier batches wrote (enc_agg_scratch_remember), or NULL */
     const enc_agg *owner; /* the agg between its first add and its sort, or NULL */
     bool share_out;       /* aggs made from now on use out (enc_agg_scratch_share_output) */
-    agg_output out;
+    agg_output out[ENC_AGG_SHARED_OUTPUTS];
 };
 
 struct enc_agg {
@@ -121,7 +122,8 @@ enc_agg_scratch *enc_agg_scratch_new(void)
     enc_agg_scratch *w = enc_calloc(1, sizeof *w);
     if (w) {
         enc_buf_init(&w->sketch, BLOBS_CAP);
-        output_init(&w->out);
+        for (int i = 0; i < ENC_AGG_SHARED_OUTPUTS; i++)
+            output_init(&w->out[i]);
     }
     return w;
 }
@@ -140,7 +142,8 @@ void enc_agg_scratch_free(enc_agg_scratch *w)
     enc_free(w->blob_at);
     enc_buf_free(&w->sketch);
     enc_known_free(w->known);
-    output_free(&w->out);
+    for (int i = 0; i < ENC_AGG_SHARED_OUTPUTS; i++)
+        output_free(&w->out[i]);
     enc_free(w);
 }
 
@@ -181,7 +184,7 @@ enc_agg *enc_agg_new(enc_agg_scratch *shared)
         return NULL;
     }
     output_init(&a->own);
-    a->o = a->ws->share_out ? &a->ws->out : &a->own;
+    a->o = a->ws->share_out ? NULL : &a->own; /* shared: one free at the sort */
     return a;
 }
 
@@ -215,10 +218,21 @@ static void release(enc_agg *a)
 /* Gives back the output a's sort made: the next sort may overwrite it. */
 static void release_output(enc_agg *a)
 {
-    if (a->o->owner != a)
+    if (!a->o || a->o->owner != a)
         return;
     a->o->owner = NULL;
     enc_buf_reset(&a->o->packed);
+    if (a->o != &a->own)
+        a->o = NULL;
+}
+
+/* A shared output no agg holds, or NULL. */
+static agg_output *free_output(enc_agg_scratch *w)
+{
+    for (int i = 0; i < ENC_AGG_SHARED_OUTPUTS; i++)
+        if (!w->out[i].owner)
+            return &w->out[i];
+    return NULL;
 }
 
 void enc_agg_reset(enc_agg *a)
@@ -635,7 +649,7 @@ enc_status enc_agg_sort(enc_agg *a)
         return a->sort_rc;
     a->sorted = true;
     enc_status s = ENC_OK;
-    if (a->o->owner && a->o->owner != a) { /* a shared output the sink still reads */
+    if (!a->o && !(a->o = free_output(a->ws))) { /* the sink still reads every shared one */
         release(a);
         return a->sort_rc = ENC_ERROR;
     }

@@ -59,6 +59,8 @@ typedef struct {
 typedef struct enc_agg enc_agg;
 typedef struct enc_agg_scratch enc_agg_scratch;
 
+#define ENC_AGG_SHARED_OUTPUTS 2
+
 enc_agg_scratch *enc_agg_scratch_new(void);
 /* Frees w; every agg sharing it must be freed first. */
 void enc_agg_scratch_free(enc_agg_scratch *w);
@@ -68,11 +70,12 @@ void enc_agg_scratch_free(enc_agg_scratch *w);
  * batches in the order their aggs were sorted, none skipped (the pipeline's). ENC_ERROR
  * when out of memory. */
 enc_status enc_agg_scratch_remember(enc_agg_scratch *w);
-/* Makes the aggs made from now on with w share one output too: the entries and packs a
- * sort makes, which an agg then holds from its enc_agg_sort to its enc_agg_reset (a sort
- * while another agg holds it fails). For a pipeline that writes each batch's aggregates
- * before the next batch is sorted (--once: pipeline.c), so that their pages are touched
- * once per run instead of once per batch slot. */
+/* Makes the aggs made from now on with w share its ENC_AGG_SHARED_OUTPUTS outputs too:
+ * the entries and packs a sort makes, which an agg then holds from its enc_agg_sort to
+ * its enc_agg_reset (a sort while others hold them all fails). For a pipeline that writes
+ * the batches' aggregates in order and has at most two sorted and not yet reset (--once:
+ * pipeline.c, the batch being written and the next, sorted ahead), so that their pages
+ * are touched once per run instead of once per batch slot. */
 void enc_agg_scratch_share_output(enc_agg_scratch *w);
 /* An agg using the shared scratch (borrowed: it must outlive the agg), or with a scratch
  * of its own when shared is NULL. */
@@ -90,9 +93,9 @@ const char *enc_agg_dim_name(enc_agg_dim d); /* "song", "artist", ... */
  * random (a time-ordered stream appends), totals them, serializes each sketch and packs
  * each (dimension, day)'s entries (each entry's listeners_blob is its bytes in the
  * pack), so the sink's thread only binds bytes. Call only when the batch is complete:
- * no rows may be added after it. ENC_ERROR when out of memory, or when the shared output
- * (enc_agg_scratch_share_output) is another agg's; a second call returns what the first
- * did. */
+ * no rows may be added after it. ENC_ERROR when out of memory, or when the shared outputs
+ * (enc_agg_scratch_share_output) are all other aggs'; a second call returns what the
+ * first did. */
 enc_status enc_agg_sort(enc_agg *a);
 /* After enc_agg_sort: the packs, in the entries' order. */
 size_t enc_agg_pack_count(const enc_agg *a);

@@ -40,10 +40,6 @@ typedef struct {
     bool done;    /* b->agg is made (rc ENC_OK) or failed (rc, err) */
     enc_status rc;
     enc_err err;
-    pthread_mutex_t mu; /* guards may_sort and cancelled */
-    pthread_cond_t cv;
-    bool may_sort;  /* false while the job runs ahead of the batch's write */
-    bool cancelled; /* the batch will not be written: stop after adding */
 } agg_job;
 
 typedef struct {
@@ -82,23 +78,18 @@ static enc_status add_aggregates(enc_agg_scratch *ws, enc_batch *b, size_t from,
  *
  * A job may start ahead, too: once a batch's job is done and the writer goes on to write
  * its aggregates and commit (an fsync it waits for with a CPU to spare), the next batch's
- * rows are added meanwhile if it is queued (start_ahead: the batches share one scratch,
- * which the sort of the batch being written gave back). Its sort waits until the writer
- * takes that batch up, since the output it would write is the other batch's until then
- * (a retry writes it again). At 1M events this took the writer's share of the CPU back
- * from the agg thread: 752k -> 838k events/s (bench/RESULTS.md, session 10). */
+ * aggregates are made meanwhile if it is queued (start_ahead: the batches share one
+ * scratch, which the sort of the batch being written gave back, and two outputs, one of
+ * which that batch holds until it is reset, as a retry writes it again). At 1M events this
+ * took the writer's share of the CPU back from the agg thread (bench/RESULTS.md, session
+ * 10). */
 static void agg_make(agg_job *j)
 {
     int64_t t = enc_trace_start();
     j->rc = add_aggregates(j->ws, j->b, 0, &j->err);
     enc_trace_end("a.add", t, (int64_t)j->b->nrows, 0);
-    pthread_mutex_lock(&j->mu);
-    while (!j->may_sort && !j->cancelled)
-        pthread_cond_wait(&j->cv, &j->mu);
-    bool sort = !j->cancelled;
-    pthread_mutex_unlock(&j->mu);
     t = enc_trace_start();
-    if (j->rc == ENC_OK && sort && j->b->agg && enc_agg_sort(j->b->agg) != ENC_OK)
+    if (j->rc == ENC_OK && j->b->agg && enc_agg_sort(j->b->agg) != ENC_OK)
         j->rc = enc_err_set(&j->err, "out of memory sorting aggregates");
     enc_trace_end("a.sort", t, (int64_t)j->b->nrows, 0);
     j->done = true;
@@ -111,43 +102,24 @@ static void *agg_main(void *arg)
     return NULL;
 }
 
-/* may_sort false: the job adds the rows, then waits until may_sort is signalled. */
-static void agg_job_start(agg_job *j, enc_batch *b, enc_agg_scratch *ws, bool may_sort)
+static void agg_job_start(agg_job *j, enc_batch *b, enc_agg_scratch *ws)
 {
-    j->b = b;
-    j->ws = ws;
-    j->done = false;
-    j->rc = ENC_OK;
-    j->may_sort = may_sort;
-    j->cancelled = false;
+    *j = (agg_job){.b = b, .ws = ws};
     j->running = pthread_create(&j->thread, NULL, agg_main, j) == 0;
 }
 
-static void agg_job_signal(agg_job *j, bool *flag)
+/* Waits for the job's thread, if it has one, whatever it made. */
+static void agg_job_join(agg_job *j)
 {
-    pthread_mutex_lock(&j->mu);
-    *flag = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-}
-
-/* For a batch that will not be written: waits for the job, which sorts nothing. */
-static void agg_job_cancel(agg_job *j)
-{
-    if (!j->running)
-        return;
-    agg_job_signal(j, &j->cancelled);
-    pthread_join(j->thread, NULL);
+    if (j->running)
+        pthread_join(j->thread, NULL);
     j->running = false;
 }
 
 /* Waits for the job (or does it here, when it has no thread); then b->agg is ready. */
 static enc_status agg_job_finish(agg_job *j, enc_err *err)
 {
-    if (j->running) {
-        pthread_join(j->thread, NULL);
-        j->running = false;
-    }
+    agg_job_join(j);
     if (!j->done)
         agg_make(j);
     if (j->rc != ENC_OK)
@@ -180,29 +152,28 @@ static void start_ahead(pipeline *p, const agg_job *done)
     if (!done || p->ahead || !(next = peek_next(&p->q)))
         return;
     p->ahead = done == &p->jobs[0] ? &p->jobs[1] : &p->jobs[0];
-    agg_job_start(p->ahead, next, p->agg_ws, false);
+    agg_job_start(p->ahead, next, p->agg_ws);
 }
 
-static void cancel_ahead(pipeline *p)
+/* Before the batch the job ahead was started for is dropped or freed. */
+static void join_ahead(pipeline *p)
 {
     if (p->ahead)
-        agg_job_cancel(p->ahead);
+        agg_job_join(p->ahead);
     p->ahead = NULL;
 }
 
-/* The job of batch b: the one started ahead for it, now free to sort, or a new one. */
+/* The job of batch b: the one started ahead for it, or a new one. */
 static agg_job *take_job(pipeline *p, enc_batch *b)
 {
     agg_job *j = p->ahead;
     p->ahead = NULL;
-    if (j && j->b == b) {
-        agg_job_signal(j, &j->may_sort);
+    if (j && j->b == b)
         return j;
-    }
     if (j) /* not the batch that came next: cannot happen, as batches are written in order */
-        agg_job_cancel(j);
+        agg_job_join(j);
     j = j == &p->jobs[0] ? &p->jobs[1] : &p->jobs[0];
-    agg_job_start(j, b, p->agg_ws, true);
+    agg_job_start(j, b, p->agg_ws);
     return j;
 }
 
@@ -247,10 +218,8 @@ static enc_status write_with_retry(pipeline *p, enc_batch *b, enc_err *err)
     for (;;) {
         enc_status rc = write_batch(p, b, jp, err);
         if (rc != ENC_RETRY || stop_requested(p)) {
-            if (jp && jp->running) { /* the batch failed before its aggregates */
-                pthread_join(jp->thread, NULL);
-                jp->running = false;
-            }
+            if (jp) /* the batch failed before its aggregates */
+                agg_job_join(jp);
             /* after a stop request, err says why the last try failed; the batch is re-read on restart */
             return rc == ENC_RETRY ? ENC_ERROR : rc;
         }
@@ -297,7 +266,7 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&q->changed, &q->mu);
         if (q->count > 0 && stop_requested(p)) { /* the batch in hand was finished; stop */
             pthread_mutex_unlock(&q->mu);
-            cancel_ahead(p); /* its batch is dropped */
+            join_ahead(p); /* its batch is dropped */
             pthread_mutex_lock(&q->mu);
             drop_ready(q);
             continue;
@@ -327,7 +296,7 @@ static void *writer_main(void *arg)
         pthread_cond_broadcast(&q->changed);
     }
     pthread_mutex_unlock(&q->mu);
-    cancel_ahead(p); /* after a failure: its batch is never written */
+    join_ahead(p); /* after a failure: its batch is never written */
     return NULL;
 }
 
@@ -751,10 +720,6 @@ enc_status enc_pipeline_run(const enc_pipeline_config *cfg, enc_pipeline_stats *
         enc_batch_init(&batches[i]);
         p.q.free_list[p.q.nfree++] = &batches[i];
     }
-    for (size_t i = 0; i < 2; i++) {
-        pthread_mutex_init(&p.jobs[i].mu, NULL);
-        pthread_cond_init(&p.jobs[i].cv, NULL);
-    }
     if (cfg->aggregates)
         p.agg_ws = enc_agg_scratch_new();
     if (p.agg_ws && enc_agg_scratch_remember(p.agg_ws) != ENC_OK) { /* the writer never skips a batch */
@@ -813,9 +778,5 @@ out:
     enc_free(p.sink_ctx);
     pthread_mutex_destroy(&p.q.mu);
     pthread_cond_destroy(&p.q.changed);
-    for (size_t i = 0; i < 2; i++) {
-        pthread_mutex_destroy(&p.jobs[i].mu);
-        pthread_cond_destroy(&p.jobs[i].cv);
-    }
     return rc;
 }

@@ -318,32 +318,40 @@ static void test_remembered_dense(void)
 /* With a shared output the entries and packs of one agg's sort are held until its reset:
  * another agg's sort fails meanwhile (its rows stay), then succeeds, and each agg reads
  * its own entries while it holds the output. */
+/* Three aggs over two shared outputs: two sorted aggs hold both, so a third sort fails
+ * until one of them is reset; each still reads its own entries meanwhile. */
 static void test_shared_output(void)
 {
     enc_row *rows = malloc(NROWS * sizeof *rows);
     T_CHECK(rows != NULL);
     make_rows(rows, NROWS);
-    size_t half = NROWS / 2;
+    size_t third = NROWS / 3;
+    const enc_row *part[3] = {rows, rows + third, rows + 2 * third};
+    size_t len[3] = {third, third, NROWS - 2 * third};
     enc_agg_scratch *w = enc_agg_scratch_new();
     T_CHECK(w != NULL);
     enc_agg_scratch_share_output(w);
-    enc_agg *a = enc_agg_new(w), *b = enc_agg_new(w);
-    T_CHECK(a && b);
+    enc_agg *a[3] = {enc_agg_new(w), enc_agg_new(w), enc_agg_new(w)};
+    T_CHECK(a[0] && a[1] && a[2]);
     enc_err err = {{0}};
     for (int round = 0; round < 3; round++) {
-        T_CHECK(enc_agg_add_rows(a, rows, half, &err) == ENC_OK && enc_agg_sort(a) == ENC_OK);
-        check_agg(a, rows, half);
-        T_CHECK(enc_agg_add_rows(b, rows + half, NROWS - half, &err) == ENC_OK);
-        T_CHECK(enc_agg_sort(b) == ENC_ERROR); /* a's output is still being read */
-        check_agg(a, rows, half);
-        enc_agg_reset(a);
-        enc_agg_reset(b);
-        T_CHECK(enc_agg_add_rows(b, rows + half, NROWS - half, &err) == ENC_OK && enc_agg_sort(b) == ENC_OK);
-        check_agg(b, rows + half, NROWS - half);
-        enc_agg_reset(b);
+        int x = round % 3, y = (round + 1) % 3, z = (round + 2) % 3; /* each takes each role */
+        T_CHECK(enc_agg_add_rows(a[x], part[x], len[x], &err) == ENC_OK && enc_agg_sort(a[x]) == ENC_OK);
+        T_CHECK(enc_agg_add_rows(a[y], part[y], len[y], &err) == ENC_OK && enc_agg_sort(a[y]) == ENC_OK);
+        T_CHECK(enc_agg_add_rows(a[z], part[z], len[z], &err) == ENC_OK);
+        T_CHECK(enc_agg_sort(a[z]) == ENC_ERROR); /* both outputs are still being read */
+        check_agg(a[x], part[x], len[x]);
+        check_agg(a[y], part[y], len[y]);
+        enc_agg_reset(a[x]);
+        enc_agg_reset(a[z]);
+        T_CHECK(enc_agg_add_rows(a[z], part[z], len[z], &err) == ENC_OK && enc_agg_sort(a[z]) == ENC_OK);
+        check_agg(a[z], part[z], len[z]);
+        check_agg(a[y], part[y], len[y]); /* untouched by z's sort */
+        enc_agg_reset(a[y]);
+        enc_agg_reset(a[z]);
     }
-    enc_agg_free(a);
-    enc_agg_free(b);
+    for (int i = 0; i < 3; i++)
+        enc_agg_free(a[i]);
     enc_agg_scratch_free(w);
     free(rows);
 }
