@@ -145,7 +145,7 @@ static enc_batch *peek_next(batch_queue *q)
 }
 
 /* Once the job of the batch being written is done (its sort gave the scratch back): the
- * next batch's rows are added meanwhile, if it is queued. */
+ * next batch's job starts now, if that batch is queued. */
 static void start_ahead(pipeline *p, const agg_job *done)
 {
     enc_batch *next;
