@@ -1,9 +1,9 @@
 /* Tests for pipeline: the --once runs whose aggregates are made on a thread beside the
  * writer, and started ahead for the next queued batch while a batch commits, against a
  * SQLite sink that fails some steps on purpose. A batch that is retried must write the same
- * aggregates again although the next batch's rows were added meanwhile; a batch that
- * fails for good must leave only whole batches. Each run's daily table is compared with
- * that of a run with no failures. Works in a mkdtemp directory under /tmp. */
+ * aggregates again although the next batch's were made meanwhile; a batch that fails for
+ * good must leave only whole batches. Each retried run's daily table is compared with that
+ * of a run with no failures. Works in a mkdtemp directory under /tmp. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,7 +184,7 @@ static void test_clean_run(void)
     free(recomputed);
 }
 
-/* Retried batches, whose next batch's rows were being added meanwhile: the same table. */
+/* Retried batches, whose next batch's aggregates were being made meanwhile: the same table. */
 static void check_retried(const char *name, step where)
 {
     char db[PATH_MAX];
@@ -210,7 +210,7 @@ static void test_retry_after_aggregates(void)
     check_retried("retry-agg.db", STEP_AGGREGATES);
 }
 
-/* A batch that fails for good, its successor's rows already being added: the run stops
+/* A batch that fails for good, its successor's aggregates already being made: the run stops
  * with the error, and what was committed is whole batches whose daily rows add up. */
 static void test_failure_stops_cleanly(void)
 {
