@@ -315,9 +315,6 @@ static void test_remembered_dense(void)
     free(rows);
 }
 
-/* With a shared output the entries and packs of one agg's sort are held until its reset:
- * another agg's sort fails meanwhile (its rows stay), then succeeds, and each agg reads
- * its own entries while it holds the output. */
 /* Three aggs over two shared outputs: two sorted aggs hold both, so a third sort fails
  * until one of them is reset; each still reads its own entries meanwhile. */
 static void test_shared_output(void)
